@@ -1,0 +1,141 @@
+// The gateway's configuration: loaded from one TOML file, ${ENV} interpolated, validated strictly
+// (unknown keys rejected, every error names file:line and key). Plain data, immutable once loaded.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rg::config {
+
+enum class log_level : uint8_t { debug, info, warn, error };
+enum class log_format : uint8_t { json, text };
+
+struct server_limits {
+  uint32_t connections_per_shard_max = 10000;   // excess accepted then closed, counted
+  uint32_t request_line_bytes_max = 8 * 1024;   // → 414
+  uint32_t head_bytes_max = 32 * 1024;          // → 431
+  uint32_t headers_max = 100;                   // → 431
+  uint64_t body_bytes_max = 8 * 1024 * 1024;    // → 413
+  uint32_t requests_per_connection_max = 10000; // then Connection: close (0 = unlimited)
+};
+
+struct server_timeouts {
+  uint32_t header_read_ms = 10000;    // whole head must arrive within this (slowloris) → 408 + close
+  uint32_t body_read_ms = 60000;      // whole body must arrive within this → 408 + close
+  uint32_t keepalive_idle_ms = 75000; // idle keep-alive connection closed after this
+  uint32_t send_ms = 30000;           // a client that stops reading is closed after this
+};
+
+struct server_config {
+  std::string listen = "127.0.0.1:8080";
+  uint32_t shards = 0;  // 0 = one per CPU in the affinity mask
+  uint32_t drain_timeout_ms = 30000;
+  std::string tls_cert;  // inbound TLS (later issue); empty = plain
+  std::string tls_key;
+  server_limits limits;
+  server_timeouts timeouts;
+};
+
+struct admin_config {
+  std::string listen = "127.0.0.1:9090";
+  bool expose_on_data = false;
+};
+
+struct log_config {
+  log_level level = log_level::info;
+  log_format format = log_format::json;
+  std::string access_file;  // empty = stdout
+  bool access_log = true;
+};
+
+struct provider_tls {
+  std::string ca_file;  // empty = system bundle
+  bool insecure_skip_verify = false;
+};
+
+struct provider_config {
+  std::string name;
+  std::string kind;  // openai | anthropic | gemini | bedrock | azure
+  std::string base_url;
+  std::string api_key;  // secret: never logged; redacted in /admin/config
+  std::vector<std::pair<std::string, std::string>> headers;
+  provider_tls tls;
+  uint32_t max_concurrent = 256;
+  uint32_t connect_timeout_ms = 5000;
+  uint32_t first_byte_timeout_ms = 60000;
+  uint32_t idle_timeout_ms = 60000;
+  uint32_t total_timeout_ms = 600000;
+};
+
+struct model_target {
+  std::string provider;
+  std::string model;
+  uint32_t weight = 1;
+};
+
+struct model_price {
+  double input_per_mtok = 0;
+  double output_per_mtok = 0;
+  double cached_input_per_mtok = 0;
+};
+
+struct model_config {
+  std::string name;
+  std::vector<model_target> targets;
+  std::vector<std::string> fallbacks;
+  model_price price;
+  std::string balancer = "weighted";  // weighted | least_outstanding | p2c_ewma
+};
+
+struct key_config {
+  std::string name;
+  std::string sha256;  // lowercase hex of SHA-256(key)
+  std::vector<std::string> models = {"*"};
+  uint32_t rpm = 0;  // 0 = unlimited
+  uint32_t tpm = 0;
+  uint32_t max_concurrent = 0;
+  double budget_usd = 0;  // 0 = none
+  std::string budget_period = "monthly";  // daily | monthly | total
+  std::vector<std::string> tags;
+};
+
+struct config {
+  std::string source;  // file name it came from (for messages)
+  server_config server;
+  admin_config admin;
+  log_config log;
+  std::vector<provider_config> providers;
+  std::vector<model_config> models;
+  std::vector<key_config> keys;
+};
+
+// Looks an environment variable up; returns nullopt when unset. Injectable for tests.
+using env_lookup = std::function<std::optional<std::string>(std::string_view)>;
+env_lookup process_env();
+
+// One line per problem, each "FILE:LINE: KEY: message". Loading stops at the first TOML syntax
+// error but collects every validation error.
+struct load_error {
+  std::string message;
+};
+
+std::expected<config, load_error> load_file(const std::string& path, const env_lookup& env);
+std::expected<config, load_error> load_string(std::string_view toml_text, std::string_view source_name,
+                                              const env_lookup& env);
+
+// Parses "host:port" (IPv4, [IPv6] or "localhost"); port 0 allowed (ephemeral).
+struct listen_address {
+  std::string host;
+  uint16_t port = 0;
+};
+std::expected<listen_address, std::string> parse_listen(std::string_view text);
+
+std::optional<log_level> parse_log_level(std::string_view text);
+std::optional<log_format> parse_log_format(std::string_view text);
+
+}  // namespace rg::config

@@ -1,0 +1,83 @@
+// The gateway server: one shard thread per CPU, each with its own SO_REUSEPORT listener, serving
+// HTTP/1.1. The control thread (main) starts it, asks it to drain, and watches its heartbeats.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ringgate/config/config.hpp>
+#include <ringgate/net/socket.hpp>
+
+namespace rg::runtime {
+class shard;
+}
+
+namespace rg::gateway {
+
+class shard_server;
+
+// Aggregated counters across shards (read at any time; each shard writes only its own).
+struct server_counters {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_closed = 0;
+  uint64_t connections_shed = 0;  // over connections_per_shard_max
+  uint64_t requests = 0;
+  uint64_t limit_408 = 0;
+  uint64_t limit_413 = 0;
+  uint64_t limit_414 = 0;
+  uint64_t limit_431 = 0;
+  uint64_t bad_requests = 0;  // other 4xx/5xx rejections of malformed input
+};
+
+class server {
+ public:
+  explicit server(config::config cfg);
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+  ~server();
+
+  // Binds every shard's listener and starts the shard threads; returns once all of them listen.
+  // Errors are one line naming the cause ("bind 127.0.0.1:80: Permission denied").
+  std::expected<void, std::string> start();
+  const net::address& bound_address() const noexcept { return _bound; }
+  uint32_t shard_count() const noexcept { return uint32_t(_threads.size()); }
+
+  // Thread-safe. /ready turns 503, listeners close, idle connections close, in-flight requests
+  // finish until drain_timeout_ms, after which the rest are aborted.
+  void begin_drain();
+  // Thread-safe: aborts every connection now (second signal).
+  void abort_all();
+  bool draining() const noexcept { return _draining.load(std::memory_order_acquire); }
+  // Joins the shard threads (after they exit on their own following begin_drain()).
+  void wait();
+  bool stopped() const noexcept { return _running.load(std::memory_order_acquire) == 0; }
+
+  // Per-shard loop heartbeats, for the systemd watchdog (0 when a shard has exited).
+  std::vector<uint64_t> heartbeats() const;
+  server_counters counters() const;
+  const config::config& cfg() const noexcept { return _cfg; }
+
+ private:
+  void shard_main(uint32_t index, int cpu, int listen_fd);
+
+  config::config _cfg;
+  net::address _bound;
+  std::vector<std::thread> _threads;
+  std::vector<std::atomic<shard_server*>> _shards;  // set once a shard serves
+  std::vector<std::unique_ptr<runtime::shard>> _runtimes;
+  std::vector<std::unique_ptr<shard_server>> _servers;
+  std::atomic<bool> _draining{false};
+  std::atomic<uint32_t> _running{0};
+  std::atomic<uint32_t> _started{0};
+  std::atomic<uint32_t> _failed{0};
+};
+
+// CPUs in this process's affinity mask, in order.
+std::vector<int> affinity_cpus();
+
+}  // namespace rg::gateway

@@ -1,0 +1,114 @@
+// stream: one TCP connection on a shard. Receives with a multishot recv into the shard's
+// provided-buffer ring, copying into a per-connection input block taken from a pool only while
+// there are unconsumed bytes; sends with single-shot sendmsg under a deadline.
+// Invariants: at most one reader and one sender wait at a time; a completion handler never touches
+// the stream after resuming its waiter (the waiter may close and free it); the fd is closed only
+// after the multishot recv's final completion has been reaped.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <coroutine>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <ringgate/runtime/block_pool.hpp>
+#include <ringgate/runtime/io_call.hpp>
+#include <ringgate/runtime/shard.hpp>
+#include <ringgate/runtime/task.hpp>
+#include <ringgate/runtime/timer.hpp>
+
+namespace rg::net {
+
+enum class read_status : uint8_t {
+  data,       // new bytes were appended to input()
+  eof,        // the peer closed its side and every byte has been delivered
+  timeout,    // the deadline passed first
+  cancelled,  // abort() was called
+  error,      // the socket failed (last_errno())
+  full,       // input() is at capacity: consume before reading more
+};
+
+class stream {
+ public:
+  stream(runtime::shard& s, runtime::block_pool& pool, int fd) noexcept;
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+  ~stream();
+
+  int fd() const noexcept { return _fd; }
+  int last_errno() const noexcept { return _errno; }
+  bool aborted() const noexcept { return _aborted; }
+
+  // Bytes received and not yet consumed. Valid until the next read_more() or consume().
+  std::string_view input() const noexcept { return {_in + _in_head, _in_tail - _in_head}; }
+  void consume(size_t n) noexcept;
+  // Gives the input block back to the pool when it holds no unconsumed byte (idle connections).
+  void release_input_if_empty() noexcept;
+
+  struct read_awaiter {
+    stream& s;
+    uint64_t deadline_ns;
+    read_status status = read_status::data;
+    bool await_ready() noexcept;
+    void await_suspend(std::coroutine_handle<> h) noexcept;
+    read_status await_resume() noexcept;
+  };
+  // Waits until new bytes are appended to input(), or EOF, an error, the deadline, or abort().
+  read_awaiter read_more(uint64_t deadline_ns) noexcept { return read_awaiter{*this, deadline_ns}; }
+
+  // Sends every byte; returns 0 or -errno (-ECANCELED after abort() or at the deadline).
+  // `iov` is consumed (advanced) as bytes go out.
+  runtime::task<int> send_all(std::span<iovec> iov, uint64_t deadline_ns);
+  runtime::task<int> send_all(std::string_view bytes, uint64_t deadline_ns);
+
+  // Wakes a waiting reader with `cancelled` and cancels a pending send; later reads report cancelled.
+  void abort() noexcept;
+  // Stops receiving, waits for the recv's final completion, closes the fd, frees buffers.
+  runtime::task<void> close();
+
+ private:
+  struct recv_op final : runtime::op {
+    stream* self = nullptr;
+    void complete(int res, uint32_t flags) noexcept override { self->on_recv(res, flags); }
+  };
+  struct held_buffer {
+    uint16_t bid;
+    uint32_t offset;
+    uint32_t len;
+  };
+  static constexpr size_t held_max = 16;
+
+  void arm_recv() noexcept;
+  void on_recv(int res, uint32_t flags) noexcept;
+  bool ensure_input() noexcept;
+  size_t append(const char* p, size_t n) noexcept;
+  bool drain_held() noexcept;
+  void wake_reader(read_status st) noexcept;
+  static void on_read_deadline(runtime::timer& t, void* ctx) noexcept;
+
+  runtime::shard& _shard;
+  runtime::block_pool& _pool;
+  int _fd;
+  int _errno = 0;
+  bool _recv_armed = false;
+  bool _eof = false;
+  bool _aborted = false;
+  bool _closing = false;
+  bool _pausing = false;    // we cancelled the recv because input is full
+  bool _cancelled = false;  // the recv was cancelled by someone else (shutdown)
+  recv_op _recv;
+  runtime::io_call _send;
+  runtime::timer _read_timer;
+  std::coroutine_handle<> _reader;
+  read_status _reader_status = read_status::data;
+  std::coroutine_handle<> _close_waiter;
+  char* _in = nullptr;
+  size_t _in_head = 0;
+  size_t _in_tail = 0;
+  held_buffer _held[held_max];
+  size_t _held_count = 0;
+};
+
+}  // namespace rg::net

@@ -1,0 +1,79 @@
+// Structured logging that never blocks a shard: callers format into a slot of a bounded lock-free
+// queue; one writer thread drains it to stderr. When the queue is full the line is dropped and
+// counted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string_view>
+
+namespace rg::log {
+
+enum class level : uint8_t { debug = 0, info = 1, warn = 2, error = 3 };
+enum class format : uint8_t { json, text };
+
+// A key/value pair attached to a line. Values are copied when the line is formatted.
+struct field {
+  enum class kind : uint8_t { str, i64, u64, f64, boolean };
+  std::string_view key;
+  kind k;
+  union {
+    std::string_view s;
+    int64_t i;
+    uint64_t u;
+    double d;
+    bool b;
+  };
+  field(std::string_view key_, std::string_view v) noexcept : key(key_), k(kind::str), s(v) {}
+  field(std::string_view key_, const char* v) noexcept : key(key_), k(kind::str), s(v) {}
+  field(std::string_view key_, int v) noexcept : key(key_), k(kind::i64), i(v) {}
+  field(std::string_view key_, long v) noexcept : key(key_), k(kind::i64), i(v) {}
+  field(std::string_view key_, long long v) noexcept : key(key_), k(kind::i64), i(v) {}
+  field(std::string_view key_, unsigned v) noexcept : key(key_), k(kind::u64), u(v) {}
+  field(std::string_view key_, unsigned long v) noexcept : key(key_), k(kind::u64), u(v) {}
+  field(std::string_view key_, unsigned long long v) noexcept : key(key_), k(kind::u64), u(v) {}
+  field(std::string_view key_, double v) noexcept : key(key_), k(kind::f64), d(v) {}
+  field(std::string_view key_, bool v) noexcept : key(key_), k(kind::boolean), b(v) {}
+};
+
+struct options {
+  level min_level = level::info;
+  format fmt = format::json;
+  int fd = 2;                   // where lines go (stderr by default)
+  uint32_t queue_lines = 4096;  // bounded queue capacity (rounded up to a power of two)
+};
+
+// Sets level, format and fd without starting the writer thread (lines stay synchronous until
+// start()). Control thread only; lines already queued keep the format they were written in.
+void configure(const options& opts) noexcept;
+// Starts the writer thread. Before start() (or after stop()), lines are written synchronously;
+// that only happens during startup and exit.
+void start(const options& opts);
+// Drains every queued line, then joins the writer thread.
+void stop();
+void set_level(level l) noexcept;
+bool enabled(level l) noexcept;
+// Lines dropped because the queue was full (or the line exceeded the slot size and was cut).
+uint64_t dropped() noexcept;
+
+// Writes "YYYY-MM-DDTHH:MM:SS.ffffffZ" (ts_chars bytes, no NUL) for a Unix time in microseconds.
+inline constexpr size_t ts_chars = 27;
+void format_utc_us(int64_t unix_us, char* out) noexcept;
+
+void write(level l, std::string_view msg, std::initializer_list<field> fields = {}) noexcept;
+
+inline void debug(std::string_view m, std::initializer_list<field> f = {}) noexcept {
+  if (enabled(level::debug)) write(level::debug, m, f);
+}
+inline void info(std::string_view m, std::initializer_list<field> f = {}) noexcept {
+  if (enabled(level::info)) write(level::info, m, f);
+}
+inline void warn(std::string_view m, std::initializer_list<field> f = {}) noexcept {
+  if (enabled(level::warn)) write(level::warn, m, f);
+}
+inline void error(std::string_view m, std::initializer_list<field> f = {}) noexcept {
+  if (enabled(level::error)) write(level::error, m, f);
+}
+
+}  // namespace rg::log

@@ -1,0 +1,217 @@
+// Cross-field validation of a decoded config: enum strings, listen addresses, URLs, hashes, unique
+// names and references between sections. Invariant: reports every problem, skips a field whose
+// value was already reported by the decoder (no derived second error for one mistake).
+#include <algorithm>
+#include <array>
+#include <map>
+#include <string>
+
+#include "detail.hpp"
+
+namespace rg::config::detail {
+namespace {
+
+constexpr std::array kinds = {"openai", "anthropic", "gemini", "bedrock", "azure"};
+constexpr std::array balancers = {"weighted", "least_outstanding", "p2c_ewma"};
+constexpr std::array budget_periods = {"daily", "monthly", "total"};
+// Framing and hop-by-hop headers the gateway computes itself for every upstream request.
+constexpr std::array managed_headers = {"host",       "content-length", "transfer-encoding",
+                                        "connection", "keep-alive",     "upgrade",
+                                        "te",         "trailer",        "proxy-connection"};
+
+std::string at(std::string_view parent, size_t index) {
+  return std::string(parent) + "[" + std::to_string(index) + "]";
+}
+
+std::string quoted(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
+
+template <size_t N>
+bool one_of(std::string_view value, const std::array<const char*, N>& allowed) {
+  return std::ranges::any_of(allowed, [&](const char* a) { return value == a; });
+}
+
+template <size_t N>
+std::string joined(const std::array<const char*, N>& allowed) {
+  std::string out;
+  for (const char* a : allowed) {
+    if (!out.empty()) out += '|';
+    out += a;
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return out;
+}
+
+// RFC 9110 token characters (header field names).
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  return std::ranges::all_of(s, [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+bool is_sha256_hex(std::string_view s) {
+  return s.size() == 64 && std::ranges::all_of(s, [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+class validator {
+ public:
+  explicit validator(diagnostics& diag) : _diag(diag) {}
+
+  void run(const config& c) {
+    listen(c.server.listen, "server.listen");
+    listen(c.admin.listen, "admin.listen");
+    if (!c.server.tls_cert.empty() && c.server.tls_key.empty()) {
+      fail("server.tls_key", "required when server.tls_cert is set");
+    }
+    if (c.server.tls_cert.empty() && !c.server.tls_key.empty()) {
+      fail("server.tls_cert", "required when server.tls_key is set");
+    }
+    listeners_distinct(c);
+    std::map<std::string, size_t, std::less<>> providers;
+    for (size_t i = 0; i < c.providers.size(); ++i)
+      provider(c.providers[i], at("providers", i), providers);
+    std::map<std::string, size_t, std::less<>> models;
+    for (size_t i = 0; i < c.models.size(); ++i)
+      name(c.models[i].name, at("models", i), "model", models);
+    for (size_t i = 0; i < c.models.size(); ++i)
+      model(c.models[i], at("models", i), providers, models);
+    std::map<std::string, size_t, std::less<>> keys;
+    std::map<std::string, size_t, std::less<>> hashes;
+    for (size_t i = 0; i < c.keys.size(); ++i) key(c.keys[i], at("keys", i), models, keys, hashes);
+  }
+
+ private:
+  using names = std::map<std::string, size_t, std::less<>>;
+
+  void provider(const provider_config& p, const std::string& path, names& seen) {
+    name(p.name, path, "provider", seen);
+    if (p.kind.empty())
+      fail(path + ".kind", "required (one of " + joined(kinds) + ")");
+    else if (!one_of(p.kind, kinds))
+      fail(path + ".kind", quoted(p.kind) + " is not one of " + joined(kinds));
+    base_url(p.base_url, path + ".base_url");
+    for (const auto& [header, value] : p.headers) {
+      const std::string hp = path + ".headers." + header;
+      if (!is_token(header))
+        fail(hp, "not a valid header name");
+      else if (one_of(lower(header), managed_headers))
+        fail(hp, "header is set by the gateway");
+      if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+        fail(hp, "value must not contain CR, LF or NUL");
+      }
+    }
+  }
+
+  void base_url(std::string_view url, const std::string& path) {
+    if (_diag.failed(path)) return;
+    if (url.empty()) return fail(path, "required (http:// or https:// URL)");
+    size_t host_at = 0;
+    if (url.starts_with("http://"))
+      host_at = 7;
+    else if (url.starts_with("https://"))
+      host_at = 8;
+    else
+      return fail(path, "must start with http:// or https://");
+    if (host_at >= url.size() || url[host_at] == '/') fail(path, "missing host");
+  }
+
+  void model(const model_config& m, const std::string& path, const names& providers,
+             const names& models) {
+    if (!_diag.failed(path + ".targets") && m.targets.empty()) {
+      fail(path + ".targets", "at least one target required");
+    }
+    uint64_t weight_sum = 0;
+    for (size_t i = 0; i < m.targets.size(); ++i) {
+      const model_target& t = m.targets[i];
+      const std::string tp = at(path + ".targets", i);
+      weight_sum += t.weight;
+      if (t.provider.empty())
+        fail(tp + ".provider", "required");
+      else if (!providers.contains(t.provider))
+        fail(tp + ".provider", "unknown provider " + quoted(t.provider));
+      if (t.model.empty()) fail(tp + ".model", "required (the provider's model name)");
+    }
+    if (!m.targets.empty() && weight_sum == 0) fail(path + ".targets", "all target weights are 0");
+    for (size_t i = 0; i < m.fallbacks.size(); ++i) {
+      const std::string& f = m.fallbacks[i];
+      if (f == m.name)
+        fail(at(path + ".fallbacks", i), "a model cannot fall back to itself");
+      else if (!models.contains(f))
+        fail(at(path + ".fallbacks", i), "unknown model " + quoted(f));
+    }
+    if (!one_of(m.balancer, balancers)) {
+      fail(path + ".balancer", quoted(m.balancer) + " is not one of " + joined(balancers));
+    }
+  }
+
+  void key(const key_config& k, const std::string& path, const names& models, names& seen,
+           names& hashes) {
+    name(k.name, path, "key", seen);
+    const std::string hp = path + ".sha256";
+    if (!is_sha256_hex(k.sha256))
+      fail(hp, "must be 64 lowercase hex characters (SHA-256 of the key)");
+    else if (auto [it, fresh] = hashes.emplace(k.sha256, _diag.line_of(hp)); !fresh) {
+      fail(hp, "same sha256 as another key (line " + std::to_string(it->second) + ")");
+    }
+    for (size_t i = 0; i < k.models.size(); ++i) {
+      if (k.models[i] != "*" && !models.contains(k.models[i])) {
+        fail(at(path + ".models", i),
+             "unknown model " + quoted(k.models[i]) + " (use a model name or \"*\")");
+      }
+    }
+    if (!one_of(k.budget_period, budget_periods)) {
+      fail(path + ".budget_period",
+           quoted(k.budget_period) + " is not one of " + joined(budget_periods));
+    }
+  }
+
+  // Checks a required, unique name; remembers its line for the duplicate message.
+  void name(const std::string& value, const std::string& path, std::string_view what, names& seen) {
+    const std::string np = path + ".name";
+    if (_diag.failed(np)) return;
+    if (value.empty()) return fail(np, "required");
+    auto [it, fresh] = seen.emplace(value, _diag.line_of(np));
+    if (!fresh) {
+      fail(np, "duplicate " + std::string(what) + " name " + quoted(value) +
+                   " (first defined at line " + std::to_string(it->second) + ")");
+    }
+  }
+
+  void listen(std::string_view value, const std::string& path) {
+    if (_diag.failed(path)) return;
+    if (auto parsed = parse_listen(value); !parsed) fail(path, parsed.error());
+  }
+
+  void listeners_distinct(const config& c) {
+    auto data = parse_listen(c.server.listen);
+    auto admin = parse_listen(c.admin.listen);
+    if (data && admin && data->port != 0 && data->port == admin->port &&
+        data->host == admin->host) {
+      fail("admin.listen", "same address as server.listen");
+    }
+  }
+
+  void fail(const std::string& path, std::string_view message) {
+    if (!_diag.failed(path)) _diag.error_at(path, message);
+  }
+
+  diagnostics& _diag;
+};
+
+}  // namespace
+
+void validate(const config& cfg, diagnostics& diag) {
+  validator(diag).run(cfg);
+}
+
+}  // namespace rg::config::detail

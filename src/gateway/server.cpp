@@ -1,0 +1,179 @@
+// Server start-up and shutdown: listeners bound up front by the control thread (so a bad address
+// fails before any thread starts), one pinned shard thread per CPU, drain by message.
+#include <ringgate/gateway/server.hpp>
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <exception>
+
+#include <ringgate/runtime/log.hpp>
+#include <ringgate/runtime/shard.hpp>
+
+#include "shard_server.hpp"
+
+namespace rg::gateway {
+
+std::vector<int> affinity_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int i = 0; i < CPU_SETSIZE; ++i) {
+      if (CPU_ISSET(i, &set)) cpus.push_back(i);
+    }
+  }
+  if (cpus.empty()) cpus.push_back(-1);
+  return cpus;
+}
+
+server::server(config::config cfg) : _cfg(std::move(cfg)) {}
+
+server::~server() {
+  if (!_threads.empty()) {
+    abort_all();
+    wait();
+  }
+  for (auto& s : _shards) s.store(nullptr, std::memory_order_release);
+  _servers.clear();
+  _runtimes.clear();
+}
+
+std::expected<void, std::string> server::start() {
+  auto listen = config::parse_listen(_cfg.server.listen);
+  if (!listen) return std::unexpected("server.listen: " + listen.error());
+  auto addr = net::make_address(listen->host, listen->port);
+  if (!addr) return std::unexpected("server.listen: " + addr.error());
+
+  std::vector<int> cpus = affinity_cpus();
+  uint32_t n = _cfg.server.shards ? _cfg.server.shards : uint32_t(cpus.size());
+  // Bind every listener first. With port 0 the first bind picks the port and the rest share it.
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < n; ++i) {
+    auto fd = net::listen_on(*addr, {});
+    if (!fd) {
+      for (int f : fds) ::close(f);
+      return std::unexpected(fd.error());
+    }
+    if (i == 0) {
+      auto bound = net::local_address(*fd);
+      if (!bound) return std::unexpected(bound.error());
+      _bound = *bound;
+      addr->set_port(_bound.port());
+    }
+    fds.push_back(*fd);
+  }
+  _shards = std::vector<std::atomic<shard_server*>>(n);
+  _servers.resize(n);
+  _runtimes.resize(n);
+  _running.store(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    int cpu = (_cfg.server.shards && n > cpus.size()) ? -1 : cpus[i % cpus.size()];
+    _threads.emplace_back(&server::shard_main, this, i, cpu, fds[i]);
+  }
+  while (_started.load(std::memory_order_acquire) + _failed.load(std::memory_order_acquire) < n) {
+    usleep(1000);
+  }
+  if (_failed.load() > 0) {
+    abort_all();
+    begin_drain();
+    wait();
+    return std::unexpected("a shard failed to start (see the log above)");
+  }
+  return {};
+}
+
+// Runs on the shard's own thread: the ring must be created by the thread that submits to it.
+// The shard and its server half stay alive after the loop ends, until wait() joins the thread,
+// so the control thread may read their counters or post to them at any time.
+void server::shard_main(uint32_t index, int cpu, int listen_fd) {
+  char name[16];
+  snprintf(name, sizeof(name), "rg-shard-%u", index);
+  pthread_setname_np(pthread_self(), name);
+  try {
+    runtime::shard_options opts;
+    opts.id = index;
+    opts.cpu = cpu;
+    _runtimes[index] = std::make_unique<runtime::shard>(opts);
+    _servers[index] = std::make_unique<shard_server>(*_runtimes[index], _cfg, listen_fd, _draining);
+  } catch (const std::exception& e) {
+    log::error("shard failed to start", {{"shard", index}, {"error", e.what()}});
+    _runtimes[index].reset();
+    ::close(listen_fd);
+    _failed.fetch_add(1, std::memory_order_release);
+    _running.fetch_sub(1, std::memory_order_acq_rel);
+    return;
+  }
+  shard_server* srv = _servers[index].get();
+  srv->start();
+  _shards[index].store(srv, std::memory_order_release);
+  _started.fetch_add(1, std::memory_order_release);
+  if (_draining.load(std::memory_order_acquire)) srv->drain();
+  _runtimes[index]->run();
+  _running.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+namespace {
+void drain_message(runtime::shard&, void* arg) noexcept { static_cast<shard_server*>(arg)->drain(); }
+void abort_message(runtime::shard&, void* arg) noexcept {
+  static_cast<shard_server*>(arg)->drain();
+  static_cast<shard_server*>(arg)->abort_all();
+}
+}  // namespace
+
+void server::begin_drain() {
+  _draining.store(true, std::memory_order_release);
+  for (auto& s : _shards) {
+    if (shard_server* srv = s.load(std::memory_order_acquire)) {
+      srv->shard().post({&drain_message, srv});
+    }
+  }
+}
+
+void server::abort_all() {
+  _draining.store(true, std::memory_order_release);
+  for (auto& s : _shards) {
+    if (shard_server* srv = s.load(std::memory_order_acquire)) {
+      srv->shard().post({&abort_message, srv});
+    }
+  }
+}
+
+void server::wait() {
+  for (auto& t : _threads) {
+    if (t.joinable()) t.join();
+  }
+  _threads.clear();
+  // The shard objects stay until ~server so counters can still be read after the threads exit.
+}
+
+std::vector<uint64_t> server::heartbeats() const {
+  std::vector<uint64_t> beats;
+  for (auto& s : _shards) {
+    shard_server* srv = s.load(std::memory_order_acquire);
+    beats.push_back(srv ? srv->shard().heartbeat() : 0);
+  }
+  return beats;
+}
+
+server_counters server::counters() const {
+  server_counters t;
+  for (auto& s : _shards) {
+    shard_server* srv = s.load(std::memory_order_acquire);
+    if (!srv) continue;
+    const auto& c = srv->counters();
+    auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    t.connections_accepted += r(c.accepted);
+    t.connections_closed += r(c.closed);
+    t.connections_shed += r(c.shed);
+    t.requests += r(c.requests);
+    t.limit_408 += r(c.limit_408);
+    t.limit_413 += r(c.limit_413);
+    t.limit_414 += r(c.limit_414);
+    t.limit_431 += r(c.limit_431);
+    t.bad_requests += r(c.bad_requests);
+  }
+  return t;
+}
+
+}  // namespace rg::gateway

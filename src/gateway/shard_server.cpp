@@ -1,0 +1,181 @@
+// Per-shard accept loop, connection table and drain (see shard_server.hpp).
+#include "shard_server.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include <ringgate/net/socket.hpp>
+#include <ringgate/runtime/clock.hpp>
+#include <ringgate/runtime/log.hpp>
+
+namespace rg::gateway {
+namespace {
+
+http::request_limits limits_from(const config::server_limits& l) {
+  http::request_limits r;
+  r.request_line_bytes_max = l.request_line_bytes_max;
+  r.head_bytes_max = l.head_bytes_max;
+  r.headers_max = std::min<size_t>(l.headers_max, http::headers_cap);
+  r.body_bytes_max = l.body_bytes_max;
+  return r;
+}
+
+// Input blocks hold a whole head plus room to read body bytes behind it.
+size_t input_block_bytes(const config::server_limits& l) {
+  size_t want = size_t(l.head_bytes_max) + 16 * 1024;
+  return (want + 4095) & ~size_t(4095);
+}
+
+}  // namespace
+
+shard_server::shard_server(runtime::shard& s, const config::config& cfg, int listen_fd,
+                           const std::atomic<bool>& draining)
+    : _shard(s),
+      _cfg(cfg),
+      _limits(limits_from(cfg.server.limits)),
+      _draining(draining),
+      _listen_fd(listen_fd),
+      _input_blocks(input_block_bytes(cfg.server.limits)) {
+  _accept.self = this;
+  _drain_timer.set_callback(&shard_server::on_drain_deadline, this);
+  _accept_retry_timer.set_callback(&shard_server::on_accept_retry, this);
+}
+
+shard_server::~shard_server() {
+  if (_listen_fd >= 0) ::close(_listen_fd);
+}
+
+void shard_server::start() { arm_accept(); }
+
+void shard_server::arm_accept() noexcept {
+  if (_accept_armed || _listen_fd < 0 || _local_drain) return;
+  io_uring_sqe* sqe = _shard.sqe_for(&_accept);
+  io_uring_prep_multishot_accept(sqe, _listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  _accept_armed = true;
+}
+
+void shard_server::on_accept(int res, uint32_t flags) noexcept {
+  if (!(flags & IORING_CQE_F_MORE)) _accept_armed = false;
+  if (res >= 0) {
+    if (_local_drain) {
+      ::close(res);
+    } else if (_live >= _cfg.server.limits.connections_per_shard_max) {
+      ::close(res);  // shed: over the per-shard connection limit
+      _counters.bump(_counters.shed);
+    } else if (connection* c = acquire(res)) {
+      net::set_nodelay(res);
+      _counters.bump(_counters.accepted);
+      runtime::spawn(serve_connection(*this, *c));
+    } else {
+      ::close(res);
+      _counters.bump(_counters.shed);
+    }
+  } else if (res != -ECANCELED) {
+    // EMFILE/ENFILE/ENOMEM: back off briefly instead of spinning on a failing accept.
+    log::warn("accept failed", {{"shard", _shard.id()}, {"error", strerror(-res)}});
+    if (!_accept_armed && !_local_drain) {
+      _shard.timers().arm(_accept_retry_timer, _shard.now_ns() + 10'000'000);
+      return;
+    }
+  }
+  if (!_accept_armed) {
+    if (_local_drain) {
+      maybe_finish();
+    } else {
+      arm_accept();
+    }
+  }
+}
+
+void shard_server::on_accept_retry(runtime::timer&, void* ctx) noexcept {
+  static_cast<shard_server*>(ctx)->arm_accept();
+}
+
+connection* shard_server::acquire(int fd) noexcept {
+  if (_free_head < 0) {
+    try {
+      auto chunk = std::make_unique<slot_storage[]>(chunk_slots);
+      for (size_t i = 0; i < chunk_slots; ++i) {
+        chunk[i].next_free = (i + 1 < chunk_slots) ? int32_t(_slots_total + i + 1) : -1;
+      }
+      _free_head = int32_t(_slots_total);
+      _slots_total += chunk_slots;
+      _chunks.push_back(std::move(chunk));
+    } catch (const std::bad_alloc&) {
+      return nullptr;
+    }
+  }
+  uint32_t index = uint32_t(_free_head);
+  slot_storage& slot = _chunks[index / chunk_slots][index % chunk_slots];
+  _free_head = slot.next_free;
+  auto* c = new (slot.bytes) connection(_shard, _input_blocks, fd);
+  c->index = index;
+  c->generation = ++slot.generation;
+  c->next = _live_head;
+  if (_live_head) _live_head->prev = c;
+  _live_head = c;
+  ++_live;
+  return c;
+}
+
+void shard_server::release(connection& c) noexcept {
+  if (c.prev) c.prev->next = c.next;
+  if (c.next) c.next->prev = c.prev;
+  if (_live_head == &c) _live_head = c.next;
+  uint32_t index = c.index;
+  c.~connection();
+  slot_storage& slot = _chunks[index / chunk_slots][index % chunk_slots];
+  slot.next_free = _free_head;
+  _free_head = int32_t(index);
+  --_live;
+  _counters.bump(_counters.closed);
+  if (_local_drain) maybe_finish();
+}
+
+void shard_server::drain() noexcept {
+  if (_local_drain) return;
+  _local_drain = true;
+  if (_accept_armed) _shard.cancel(&_accept);
+  _shard.timers().cancel(_accept_retry_timer);
+  _shard.timers().arm(_drain_timer,
+                      _shard.now_ns() + runtime::ms_to_ns(_cfg.server.drain_timeout_ms));
+  // Idle keep-alive connections have nothing in flight: close them now.
+  for (connection* c = _live_head; c;) {
+    connection* next = c->next;  // abort() may resume the session, which may release c
+    if (c->idle) c->io.abort();
+    c = next;
+  }
+  maybe_finish();
+}
+
+void shard_server::abort_all() noexcept {
+  for (connection* c = _live_head; c;) {
+    connection* next = c->next;
+    c->io.abort();
+    c = next;
+  }
+}
+
+void shard_server::on_drain_deadline(runtime::timer&, void* ctx) noexcept {
+  auto* self = static_cast<shard_server*>(ctx);
+  if (self->_live > 0) {
+    log::warn("drain timeout: aborting in-flight connections",
+              {{"shard", self->_shard.id()}, {"connections", self->_live}});
+  }
+  self->abort_all();
+}
+
+void shard_server::maybe_finish() noexcept {
+  if (_accept_armed || _live > 0) return;
+  _shard.timers().cancel(_drain_timer);
+  if (_listen_fd >= 0) {
+    ::close(_listen_fd);
+    _listen_fd = -1;
+  }
+  _shard.stop();
+}
+
+}  // namespace rg::gateway

@@ -1,0 +1,274 @@
+// stream: multishot recv into provided buffers, copied into a pooled input block; sendmsg with
+// deadlines; orderly close (see stream.hpp for the invariants).
+#include <ringgate/net/stream.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <ringgate/runtime/log.hpp>
+
+namespace rg::net {
+
+using runtime::io_call;
+
+stream::stream(runtime::shard& s, runtime::block_pool& pool, int fd) noexcept
+    : _shard(s), _pool(pool), _fd(fd), _send(s) {
+  _recv.self = this;
+  _read_timer.set_callback(&stream::on_read_deadline, this);
+}
+
+stream::~stream() {
+  // close() must have run; this is the safety net for a bug, not a code path.
+  if (_fd >= 0) {
+    log::error("stream destroyed without close", {{"fd", _fd}});
+    ::close(_fd);
+  }
+  if (_in) _pool.put(_in);
+}
+
+void stream::consume(size_t n) noexcept {
+  _in_head += n;
+  if (_in_head == _in_tail) _in_head = _in_tail = 0;
+}
+
+void stream::release_input_if_empty() noexcept {
+  if (_in && _in_head == _in_tail && _held_count == 0) {
+    _pool.put(_in);
+    _in = nullptr;
+    _in_head = _in_tail = 0;
+  }
+}
+
+bool stream::ensure_input() noexcept {
+  if (!_in) {
+    _in = _pool.get();
+    _in_head = _in_tail = 0;
+  }
+  return true;
+}
+
+size_t stream::append(const char* p, size_t n) noexcept {
+  ensure_input();
+  size_t cap = _pool.block_bytes();
+  if (_in_tail + n > cap && _in_head > 0) {
+    // Compact: move unconsumed bytes to the front.
+    std::memmove(_in, _in + _in_head, _in_tail - _in_head);
+    _in_tail -= _in_head;
+    _in_head = 0;
+  }
+  size_t take = std::min(n, cap - _in_tail);
+  std::memcpy(_in + _in_tail, p, take);
+  _in_tail += take;
+  return take;
+}
+
+// Moves held provided buffers into the input block; true when any byte moved.
+bool stream::drain_held() noexcept {
+  bool moved = false;
+  auto& bufs = _shard.recv_buffers();
+  size_t i = 0;
+  for (; i < _held_count; ++i) {
+    held_buffer& h = _held[i];
+    size_t took = append(bufs.data(h.bid) + h.offset, h.len);
+    moved |= took > 0;
+    if (took < h.len) {
+      h.offset += uint32_t(took);
+      h.len -= uint32_t(took);
+      break;
+    }
+    bufs.recycle(h.bid);
+  }
+  if (i > 0) {
+    std::memmove(_held, _held + i, (_held_count - i) * sizeof(held_buffer));
+    _held_count -= i;
+  }
+  return moved;
+}
+
+void stream::arm_recv() noexcept {
+  if (_recv_armed || _eof || _closing || _fd < 0) return;
+  io_uring_sqe* sqe = _shard.sqe_for(&_recv);
+  io_uring_prep_recv_multishot(sqe, _fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = _shard.recv_buffers().group();
+  _recv_armed = true;
+}
+
+void stream::on_recv(int res, uint32_t flags) noexcept {
+  if (!(flags & IORING_CQE_F_MORE)) _recv_armed = false;
+  if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+    auto bid = uint16_t(flags >> IORING_CQE_BUFFER_SHIFT);
+    auto& bufs = _shard.recv_buffers();
+    bufs.on_taken();
+    if (_closing) {
+      bufs.recycle(bid);
+    } else {
+      size_t took = (_held_count == 0) ? append(bufs.data(bid), size_t(res)) : 0;
+      if (took == size_t(res)) {
+        bufs.recycle(bid);
+      } else if (_held_count < held_max) {
+        _held[_held_count++] = {bid, uint32_t(took), uint32_t(size_t(res) - took)};
+        if (_recv_armed && !_pausing) {  // pause until the reader catches up
+          _pausing = true;
+          _shard.cancel(&_recv);
+        }
+      } else {
+        // Cannot happen with the pause above unless the kernel over-delivers; fail the stream.
+        bufs.recycle(bid);
+        _errno = ENOBUFS;
+        log::warn("stream input overflow, closing", {{"fd", _fd}});
+      }
+    }
+  } else if (res == 0) {
+    _eof = true;
+  } else if (res == -ENOBUFS) {
+    // The shard's buffer ring ran dry; re-armed when the reader next asks (counted later).
+  } else if (res == -ECANCELED) {
+    // Our own pause, or someone else's cancel (shard shutdown): the latter ends the stream.
+    if (!_pausing) _cancelled = true;
+  } else if (res < 0) {
+    _errno = -res;
+  }
+  if (!_recv_armed) _pausing = false;
+  if (!_recv_armed && _close_waiter) {
+    std::exchange(_close_waiter, {}).resume();
+    return;
+  }
+  if (_reader) {
+    if (_errno) {
+      wake_reader(read_status::error);
+    } else if (_cancelled) {
+      wake_reader(read_status::cancelled);
+    } else if (_held_count > 0 || (res > 0 && !_closing)) {
+      wake_reader(read_status::data);
+    } else if (_eof) {
+      wake_reader(read_status::eof);
+    } else if (!_recv_armed) {
+      arm_recv();  // ENOBUFS or a pause cancel: try again
+    }
+  }
+}
+
+void stream::wake_reader(read_status st) noexcept {
+  _shard.timers().cancel(_read_timer);
+  _reader_status = st;
+  std::exchange(_reader, {}).resume();  // last action: the reader may free this stream
+}
+
+void stream::on_read_deadline(runtime::timer&, void* ctx) noexcept {
+  auto* self = static_cast<stream*>(ctx);
+  if (self->_reader) self->wake_reader(read_status::timeout);
+}
+
+bool stream::read_awaiter::await_ready() noexcept {
+  if (s._aborted || s._cancelled) {
+    status = read_status::cancelled;
+    return true;
+  }
+  if (s._held_count > 0) {
+    if (s.drain_held()) {
+      status = read_status::data;
+      return true;
+    }
+    status = read_status::full;
+    return true;
+  }
+  if (s._errno) {
+    status = read_status::error;
+    return true;
+  }
+  if (s._eof) {
+    status = read_status::eof;
+    return true;
+  }
+  if (s._in && s._in_head == 0 && s._in_tail == s._pool.block_bytes()) {
+    status = read_status::full;
+    return true;
+  }
+  return false;
+}
+
+void stream::read_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
+  s._reader = h;
+  s._reader_status = read_status::data;
+  s.arm_recv();
+  if (deadline_ns != UINT64_MAX) s._shard.timers().arm(s._read_timer, deadline_ns);
+}
+
+read_status stream::read_awaiter::await_resume() noexcept {
+  if (status != read_status::data) return status;  // decided in await_ready
+  read_status st = s._reader_status;
+  if (st == read_status::data && s._held_count > 0) s.drain_held();
+  return st;
+}
+
+runtime::task<int> stream::send_all(std::span<iovec> iov, uint64_t deadline_ns) {
+  size_t first = 0;
+  while (first < iov.size()) {
+    if (_aborted || _fd < 0) co_return -ECANCELED;
+    msghdr msg{};
+    msg.msg_iov = iov.data() + first;
+    msg.msg_iovlen = iov.size() - first;
+    io_uring_prep_sendmsg(_send.sqe(), _fd, &msg, MSG_NOSIGNAL);
+    runtime::deadline_guard guard(_shard, _send, deadline_ns);
+    int res = co_await _send;
+    if (res < 0) co_return guard.fired() ? -ETIMEDOUT : res;
+    auto sent = size_t(res);
+    while (first < iov.size() && sent >= iov[first].iov_len) {
+      sent -= iov[first].iov_len;
+      ++first;
+    }
+    if (first < iov.size()) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + sent;
+      iov[first].iov_len -= sent;
+    }
+  }
+  co_return 0;
+}
+
+runtime::task<int> stream::send_all(std::string_view bytes, uint64_t deadline_ns) {
+  iovec v{const_cast<char*>(bytes.data()), bytes.size()};
+  co_return co_await send_all(std::span<iovec>(&v, 1), deadline_ns);
+}
+
+void stream::abort() noexcept {
+  if (_aborted) return;
+  _aborted = true;
+  _send.cancel();
+  if (_reader) wake_reader(read_status::cancelled);
+}
+
+struct close_awaiter {
+  std::coroutine_handle<>* slot;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) noexcept { *slot = h; }
+  void await_resume() const noexcept {}
+};
+
+runtime::task<void> stream::close() {
+  _closing = true;
+  _aborted = true;
+  _shard.timers().cancel(_read_timer);
+  if (_recv_armed) {
+    _shard.cancel(&_recv);
+    co_await close_awaiter{&_close_waiter};
+  }
+  auto& bufs = _shard.recv_buffers();
+  for (size_t i = 0; i < _held_count; ++i) bufs.recycle(_held[i].bid);
+  _held_count = 0;
+  if (_fd >= 0) {
+    ::close(_fd);
+    _fd = -1;
+  }
+  if (_in) {
+    _pool.put(_in);
+    _in = nullptr;
+  }
+  _in_head = _in_tail = 0;
+}
+
+}  // namespace rg::net
