@@ -79,7 +79,8 @@ body_step body_decoder::step_chunked(std::string_view in) noexcept {
 }
 
 // chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF; last-chunk = 1*"0" [ chunk-ext ] CRLF;
-// then trailer-section CRLF. BWS is accepted only before a ";" (no trailing space before CRLF).
+// then trailer-section CRLF. The bounds and the bare-LF rule hold in every state, so they are
+// checked here before the state's own rule.
 bool body_decoder::on_framing_byte(char c) noexcept {
   const bool in_size_line =
       _state == chunk_state::size || _state == chunk_state::size_ws || _state == chunk_state::ext;
@@ -90,49 +91,15 @@ bool body_decoder::on_framing_byte(char c) noexcept {
   if (in_trailers && ++_trailer_bytes > trailer_bytes_max) {
     return fail(400, "chunked trailer section too large");
   }
-  if (c == '\n' && _state != chunk_state::size_lf && _state != chunk_state::data_lf &&
-      _state != chunk_state::trailer_lf && _state != chunk_state::end_lf) {
-    return fail(400, "bare LF in chunked framing");
-  }
+  const bool lf_expected = _state == chunk_state::size_lf || _state == chunk_state::data_lf ||
+                           _state == chunk_state::trailer_lf || _state == chunk_state::end_lf;
+  if (c == '\n' && !lf_expected) return fail(400, "bare LF in chunked framing");
   switch (_state) {
     case chunk_state::size:
-      if (has(c, cc_hex)) {
-        if (++_digits > chunk_size_digits_max) return fail(400, "chunk size overflow");
-        _remaining = (_remaining << 4) | hex_value(c);
-        return true;
-      }
-      if (_digits == 0) return fail(400, "invalid chunk size");
-      if (c == ';')
-        _state = chunk_state::ext;
-      else if (is_ows(c))
-        _state = chunk_state::size_ws;
-      else if (c == '\r')
-        _state = chunk_state::size_lf;
-      else
-        return fail(400, "invalid chunk size");
-      return true;
     case chunk_state::size_ws:
-      if (c == ';')
-        _state = chunk_state::ext;
-      else if (!is_ows(c))
-        return fail(400, "invalid chunk extension");
-      return true;
     case chunk_state::ext:
-      if (c == '\r')
-        _state = chunk_state::size_lf;
-      else if (is_ctl(c))
-        return fail(400, "invalid chunk extension");
-      return true;
     case chunk_state::size_lf:
-      if (c != '\n') return fail(400, "bare CR in chunked framing");
-      if (_remaining == 0) {
-        _state = chunk_state::trailer_bol;
-      } else if (_remaining > _max - _decoded) {
-        return fail(413, "request body too large");
-      } else {
-        _state = chunk_state::data;
-      }
-      return true;
+      return on_size_line_byte(c);
     case chunk_state::data:
       return true;  // unreachable: step_chunked() takes payload bytes itself
     case chunk_state::data_cr:
@@ -146,29 +113,82 @@ bool body_decoder::on_framing_byte(char c) noexcept {
       _line_len = 0;
       return true;
     case chunk_state::trailer_bol:
-      if (c == '\r')
+    case chunk_state::trailer:
+    case chunk_state::trailer_lf:
+    case chunk_state::end_lf:
+      return on_trailer_byte(c);
+  }
+  return fail(400, "invalid chunked framing");
+}
+
+// chunk-size [ BWS ";" chunk-ext ] CRLF. BWS is accepted only before a ";" (no trailing
+// whitespace before the CRLF); extensions are skipped but may not hold CTLs.
+bool body_decoder::on_size_line_byte(char c) noexcept {
+  switch (_state) {
+    case chunk_state::size:
+      if (has(c, cc_hex)) {
+        if (++_digits > chunk_size_digits_max) return fail(400, "chunk size overflow");
+        _remaining = (_remaining << 4) | hex_value(c);
+        return true;
+      }
+      if (_digits == 0) return fail(400, "invalid chunk size");
+      if (c == ';') {
+        _state = chunk_state::ext;
+      } else if (is_ows(c)) {
+        _state = chunk_state::size_ws;
+      } else if (c == '\r') {
+        _state = chunk_state::size_lf;
+      } else {
+        return fail(400, "invalid chunk size");
+      }
+      return true;
+    case chunk_state::size_ws:
+      if (c == ';') {
+        _state = chunk_state::ext;
+        return true;
+      }
+      return is_ows(c) || fail(400, "invalid chunk extension");
+    case chunk_state::ext:
+      if (c == '\r') {
+        _state = chunk_state::size_lf;
+        return true;
+      }
+      return !is_ctl(c) || fail(400, "invalid chunk extension");
+    default:  // size_lf
+      if (c != '\n') return fail(400, "bare CR in chunked framing");
+      if (_remaining > _max - _decoded) return fail(413, "request body too large");
+      _state = _remaining == 0 ? chunk_state::trailer_bol : chunk_state::data;
+      return true;
+  }
+}
+
+// trailer-section = *( field-line CRLF ), then the final CRLF. Fields are dropped unparsed, but
+// a line may not start with whitespace (obs-fold) or hold CTLs.
+bool body_decoder::on_trailer_byte(char c) noexcept {
+  switch (_state) {
+    case chunk_state::trailer_bol:
+      if (c == '\r') {
         _state = chunk_state::end_lf;
-      else if (is_ows(c) || is_ctl(c))
-        return fail(400, "invalid chunked trailer");
-      else
-        _state = chunk_state::trailer;
+        return true;
+      }
+      if (is_ows(c) || is_ctl(c)) return fail(400, "invalid chunked trailer");
+      _state = chunk_state::trailer;
       return true;
     case chunk_state::trailer:
-      if (c == '\r')
+      if (c == '\r') {
         _state = chunk_state::trailer_lf;
-      else if (is_ctl(c))
-        return fail(400, "invalid chunked trailer");
-      return true;
+        return true;
+      }
+      return !is_ctl(c) || fail(400, "invalid chunked trailer");
     case chunk_state::trailer_lf:
       if (c != '\n') return fail(400, "bare CR in chunked framing");
       _state = chunk_state::trailer_bol;
       return true;
-    case chunk_state::end_lf:
+    default:  // end_lf
       if (c != '\n') return fail(400, "bare CR in chunked framing");
       _done = true;
       return true;
   }
-  return fail(400, "invalid chunked framing");
 }
 
 }  // namespace rg::http

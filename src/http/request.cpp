@@ -1,10 +1,8 @@
-// HTTP/1.1 request head parser (RFC 9112 §2–3, §5–6, strict): a resumable left-to-right line
-// scanner plus per-line validation. Its verdict depends only on the bytes, never on how they were
-// split.
+// HTTP/1.1 request head parser (RFC 9112 §2–3, §5–6, strict): a resumable line scanner plus
+// per-line checks. Its verdict depends only on the bytes, never on how they were split.
 #include <ringgate/http/request.hpp>
 
 #include <algorithm>
-#include <cstring>
 
 #include "chars.hpp"
 
@@ -70,12 +68,12 @@ method method_from(std::string_view m) noexcept {
   return method::other;
 }
 
-// "HTTP/" DIGIT "." DIGIT. Returns 0 when malformed, else 10 * major + minor + 1.
-unsigned version_number(std::string_view v) noexcept {
-  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.') return 0;
+// "HTTP/" DIGIT "." DIGIT → 10 * major + minor; -1 when malformed.
+int version_number(std::string_view v) noexcept {
   const auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  if (!digit(v[5]) || !digit(v[7])) return 0;
-  return static_cast<unsigned>(v[5] - '0') * 10 + static_cast<unsigned>(v[7] - '0') + 1;
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.') return -1;
+  if (!digit(v[5]) || !digit(v[7])) return -1;
+  return (v[5] - '0') * 10 + (v[7] - '0');
 }
 
 // Length of "http://" or "https://" (any case) at the start of `target`, or 0.
@@ -221,13 +219,13 @@ bool request_parser::on_request_line(std::string_view buf, size_t line_end) noex
   if (i == target_start) return fail(bad_request("empty request target"));
   if (i == line.size()) return fail(bad_request("missing HTTP version"));
   const std::string_view target = line.substr(target_start, i - target_start);
-  const unsigned v = version_number(line.substr(i + 1));
-  if (v == 0) return fail(bad_request("malformed HTTP version"));
-  if (v != 11 && v != 12) return fail(version_not_supported);
+  const int v = version_number(line.substr(i + 1));
+  if (v < 0) return fail(bad_request("malformed HTTP version"));
+  if (v != 10 && v != 11) return fail(version_not_supported);
 
   const std::string_view method_text = line.substr(0, target_start - 1);
   _meth = method_from(method_text);
-  _ver = v == 12 ? version::http11 : version::http10;
+  _ver = v == 11 ? version::http11 : version::http10;
   _method = {static_cast<uint32_t>(start), static_cast<uint32_t>(method_text.size())};
   _target = {static_cast<uint32_t>(start + target_start), static_cast<uint32_t>(target.size())};
   if (target[0] == '/') return true;  // origin-form

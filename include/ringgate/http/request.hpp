@@ -184,6 +184,8 @@ class body_decoder {
 
   body_step step_chunked(std::string_view in) noexcept;
   bool on_framing_byte(char c) noexcept;
+  bool on_size_line_byte(char c) noexcept;
+  bool on_trailer_byte(char c) noexcept;
   bool fail(uint16_t status, std::string_view message) noexcept;
 
   body_kind _kind = body_kind::none;
