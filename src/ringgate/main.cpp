@@ -13,7 +13,8 @@
 #include <vector>
 
 #include <ringgate/config/config.hpp>
-#include <ringgate/gateway/server.hpp>
+#include <ringgate/gateway/gateway.hpp>
+#include <ringgate/httpd/server.hpp>
 #include <ringgate/net/socket.hpp>
 #include <ringgate/runtime/clock.hpp>
 #include <ringgate/runtime/log.hpp>
@@ -126,7 +127,7 @@ rg::log::level to_log_level(rg::config::log_level l) {
 }
 
 // The control loop: signals and watchdog until every shard has stopped.
-void control_loop(rg::gateway::server& srv, int sig_fd) {
+void control_loop(rg::httpd::http_server& srv, int sig_fd) {
   uint64_t wd_usec = rg::sd_watchdog_usec();
   uint64_t ping_ns = wd_usec ? wd_usec * 1000 / 2 : 0;
   // A shard whose heartbeat (bumped every 100 ms by its loop) stands still this long is stalled.
@@ -144,7 +145,7 @@ void control_loop(rg::gateway::server& srv, int sig_fd) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
           if (signals++ == 0) {
             rg::log::info("draining", {{"signal", strsignal(int(si.ssi_signo))},
-                                       {"drain_timeout_ms", srv.cfg().server.drain_timeout_ms}});
+                                       {"drain_timeout_ms", srv.cfg().drain_timeout_ms}});
             rg::sd_notify_send("STOPPING=1");
             srv.begin_drain();
           } else {
@@ -222,8 +223,9 @@ int main(int argc, char** argv) {
                                                           : rg::log::format::text;
   rg::log::start(lo);
 
-  rg::gateway::server srv(cfg);
-  if (auto started = srv.start(); !started) {
+  rg::gateway::gateway gw(std::move(cfg));
+  rg::httpd::http_server& srv = gw.data_server();
+  if (auto started = gw.start(); !started) {
     rg::log::error("cannot start", {{"error", started.error()}});
     rg::log::stop();
     fprintf(stderr, "ringgate: %s\n", started.error().c_str());

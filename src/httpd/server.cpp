@@ -1,6 +1,6 @@
 // Server start-up and shutdown: listeners bound up front by the control thread (so a bad address
 // fails before any thread starts), one pinned shard thread per CPU, drain by message.
-#include <ringgate/gateway/server.hpp>
+#include <ringgate/httpd/server.hpp>
 
 #include <sched.h>
 #include <unistd.h>
@@ -10,9 +10,10 @@
 #include <ringgate/runtime/log.hpp>
 #include <ringgate/runtime/shard.hpp>
 
-#include "shard_server.hpp"
+#include <ringgate/httpd/exchange.hpp>
+#include <ringgate/httpd/listener.hpp>
 
-namespace rg::gateway {
+namespace rg::httpd {
 
 std::vector<int> affinity_cpus() {
   std::vector<int> cpus;
@@ -27,26 +28,28 @@ std::vector<int> affinity_cpus() {
   return cpus;
 }
 
-server::server(config::config cfg) : _cfg(std::move(cfg)) {}
+http_server::http_server(config::server_config cfg, handler_factory factory)
+    : _cfg(std::move(cfg)), _factory(std::move(factory)) {}
 
-server::~server() {
+http_server::~http_server() {
   if (!_threads.empty()) {
     abort_all();
     wait();
   }
   for (auto& s : _shards) s.store(nullptr, std::memory_order_release);
-  _servers.clear();
+  _listeners.clear();
+  _handlers.clear();
   _runtimes.clear();
 }
 
-std::expected<void, std::string> server::start() {
-  auto listen = config::parse_listen(_cfg.server.listen);
+std::expected<void, std::string> http_server::start() {
+  auto listen = config::parse_listen(_cfg.listen);
   if (!listen) return std::unexpected("server.listen: " + listen.error());
   auto addr = net::make_address(listen->host, listen->port);
   if (!addr) return std::unexpected("server.listen: " + addr.error());
 
   std::vector<int> cpus = affinity_cpus();
-  uint32_t n = _cfg.server.shards ? _cfg.server.shards : uint32_t(cpus.size());
+  uint32_t n = _cfg.shards ? _cfg.shards : uint32_t(cpus.size());
   // Bind every listener first. With port 0 the first bind picks the port and the rest share it.
   std::vector<int> fds;
   for (uint32_t i = 0; i < n; ++i) {
@@ -63,13 +66,14 @@ std::expected<void, std::string> server::start() {
     }
     fds.push_back(*fd);
   }
-  _shards = std::vector<std::atomic<shard_server*>>(n);
-  _servers.resize(n);
+  _shards = std::vector<std::atomic<shard_listener*>>(n);
+  _listeners.resize(n);
+  _handlers.resize(n);
   _runtimes.resize(n);
   _running.store(n);
   for (uint32_t i = 0; i < n; ++i) {
-    int cpu = (_cfg.server.shards && n > cpus.size()) ? -1 : cpus[i % cpus.size()];
-    _threads.emplace_back(&server::shard_main, this, i, cpu, fds[i]);
+    int cpu = (_cfg.shards && n > cpus.size()) ? -1 : cpus[i % cpus.size()];
+    _threads.emplace_back(&http_server::shard_main, this, i, cpu, fds[i]);
   }
   while (_started.load(std::memory_order_acquire) + _failed.load(std::memory_order_acquire) < n) {
     usleep(1000);
@@ -86,7 +90,7 @@ std::expected<void, std::string> server::start() {
 // Runs on the shard's own thread: the ring must be created by the thread that submits to it.
 // The shard and its server half stay alive after the loop ends, until wait() joins the thread,
 // so the control thread may read their counters or post to them at any time.
-void server::shard_main(uint32_t index, int cpu, int listen_fd) {
+void http_server::shard_main(uint32_t index, int cpu, int listen_fd) {
   char name[16];
   snprintf(name, sizeof(name), "rg-shard-%u", index);
   pthread_setname_np(pthread_self(), name);
@@ -95,16 +99,19 @@ void server::shard_main(uint32_t index, int cpu, int listen_fd) {
     opts.id = index;
     opts.cpu = cpu;
     _runtimes[index] = std::make_unique<runtime::shard>(opts);
-    _servers[index] = std::make_unique<shard_server>(*_runtimes[index], _cfg, listen_fd, _draining);
+    _handlers[index] = _factory(*_runtimes[index], index);
+    _listeners[index] = std::make_unique<shard_listener>(*_runtimes[index], _cfg, listen_fd,
+                                                         _draining, *_handlers[index]);
   } catch (const std::exception& e) {
     log::error("shard failed to start", {{"shard", index}, {"error", e.what()}});
+    _handlers[index].reset();
     _runtimes[index].reset();
     ::close(listen_fd);
     _failed.fetch_add(1, std::memory_order_release);
     _running.fetch_sub(1, std::memory_order_acq_rel);
     return;
   }
-  shard_server* srv = _servers[index].get();
+  shard_listener* srv = _listeners[index].get();
   srv->start();
   _shards[index].store(srv, std::memory_order_release);
   _started.fetch_add(1, std::memory_order_release);
@@ -114,32 +121,32 @@ void server::shard_main(uint32_t index, int cpu, int listen_fd) {
 }
 
 namespace {
-void drain_message(runtime::shard&, void* arg) noexcept { static_cast<shard_server*>(arg)->drain(); }
+void drain_message(runtime::shard&, void* arg) noexcept { static_cast<shard_listener*>(arg)->drain(); }
 void abort_message(runtime::shard&, void* arg) noexcept {
-  static_cast<shard_server*>(arg)->drain();
-  static_cast<shard_server*>(arg)->abort_all();
+  static_cast<shard_listener*>(arg)->drain();
+  static_cast<shard_listener*>(arg)->abort_all();
 }
 }  // namespace
 
-void server::begin_drain() {
+void http_server::begin_drain() {
   _draining.store(true, std::memory_order_release);
   for (auto& s : _shards) {
-    if (shard_server* srv = s.load(std::memory_order_acquire)) {
+    if (shard_listener* srv = s.load(std::memory_order_acquire)) {
       srv->shard().post({&drain_message, srv});
     }
   }
 }
 
-void server::abort_all() {
+void http_server::abort_all() {
   _draining.store(true, std::memory_order_release);
   for (auto& s : _shards) {
-    if (shard_server* srv = s.load(std::memory_order_acquire)) {
+    if (shard_listener* srv = s.load(std::memory_order_acquire)) {
       srv->shard().post({&abort_message, srv});
     }
   }
 }
 
-void server::wait() {
+void http_server::wait() {
   for (auto& t : _threads) {
     if (t.joinable()) t.join();
   }
@@ -147,19 +154,19 @@ void server::wait() {
   // The shard objects stay until ~server so counters can still be read after the threads exit.
 }
 
-std::vector<uint64_t> server::heartbeats() const {
+std::vector<uint64_t> http_server::heartbeats() const {
   std::vector<uint64_t> beats;
   for (auto& s : _shards) {
-    shard_server* srv = s.load(std::memory_order_acquire);
+    shard_listener* srv = s.load(std::memory_order_acquire);
     beats.push_back(srv ? srv->shard().heartbeat() : 0);
   }
   return beats;
 }
 
-server_counters server::counters() const {
+server_counters http_server::counters() const {
   server_counters t;
   for (auto& s : _shards) {
-    shard_server* srv = s.load(std::memory_order_acquire);
+    shard_listener* srv = s.load(std::memory_order_acquire);
     if (!srv) continue;
     const auto& c = srv->counters();
     auto r = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -176,4 +183,4 @@ server_counters server::counters() const {
   return t;
 }
 
-}  // namespace rg::gateway
+}  // namespace rg::httpd

@@ -1,5 +1,5 @@
-// Per-shard accept loop, connection table and drain (see shard_server.hpp).
-#include "shard_server.hpp"
+// Per-shard accept loop, connection table, request-state pool and drain (see listener.hpp).
+#include <ringgate/httpd/listener.hpp>
 
 #include <unistd.h>
 
@@ -11,7 +11,9 @@
 #include <ringgate/runtime/clock.hpp>
 #include <ringgate/runtime/log.hpp>
 
-namespace rg::gateway {
+#include "request_state.hpp"
+
+namespace rg::httpd {
 namespace {
 
 http::request_limits limits_from(const config::server_limits& l) {
@@ -23,6 +25,8 @@ http::request_limits limits_from(const config::server_limits& l) {
   return r;
 }
 
+constexpr size_t body_block_bytes = 64 * 1024;
+
 // Input blocks hold a whole head plus room to read body bytes behind it.
 size_t input_block_bytes(const config::server_limits& l) {
   size_t want = size_t(l.head_bytes_max) + 16 * 1024;
@@ -31,47 +35,50 @@ size_t input_block_bytes(const config::server_limits& l) {
 
 }  // namespace
 
-shard_server::shard_server(runtime::shard& s, const config::config& cfg, int listen_fd,
-                           const std::atomic<bool>& draining)
+shard_listener::shard_listener(runtime::shard& s, const config::server_config& cfg, int listen_fd,
+                               const std::atomic<bool>& draining, handler& h)
     : _shard(s),
       _cfg(cfg),
-      _limits(limits_from(cfg.server.limits)),
+      _limits(limits_from(cfg.limits)),
       _draining(draining),
+      _handler(h),
       _listen_fd(listen_fd),
-      _input_blocks(input_block_bytes(cfg.server.limits)) {
+      _input_blocks(input_block_bytes(cfg.limits)),
+      _request_blocks(sizeof(request_state), 1024),
+      _body_blocks(body_block_bytes, 256) {
   _accept.self = this;
-  _drain_timer.set_callback(&shard_server::on_drain_deadline, this);
-  _accept_retry_timer.set_callback(&shard_server::on_accept_retry, this);
+  _drain_timer.set_callback(&shard_listener::on_drain_deadline, this);
+  _accept_retry_timer.set_callback(&shard_listener::on_accept_retry, this);
 }
 
-shard_server::~shard_server() {
+shard_listener::~shard_listener() {
   if (_listen_fd >= 0) ::close(_listen_fd);
 }
 
-void shard_server::start() { arm_accept(); }
+void shard_listener::start() { arm_accept(); }
 
-void shard_server::arm_accept() noexcept {
+void shard_listener::arm_accept() noexcept {
   if (_accept_armed || _listen_fd < 0 || _local_drain) return;
   io_uring_sqe* sqe = _shard.sqe_for(&_accept);
   io_uring_prep_multishot_accept(sqe, _listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
   _accept_armed = true;
 }
 
-void shard_server::on_accept(int res, uint32_t flags) noexcept {
+void shard_listener::on_accept(int res, uint32_t flags) noexcept {
   if (!(flags & IORING_CQE_F_MORE)) _accept_armed = false;
   if (res >= 0) {
     if (_local_drain) {
       ::close(res);
-    } else if (_live >= _cfg.server.limits.connections_per_shard_max) {
+    } else if (_live >= _cfg.limits.connections_per_shard_max) {
       ::close(res);  // shed: over the per-shard connection limit
-      _counters.bump(_counters.shed);
+      listener_counters::bump(_counters.shed);
     } else if (connection* c = acquire(res)) {
       net::set_nodelay(res);
-      _counters.bump(_counters.accepted);
+      listener_counters::bump(_counters.accepted);
       runtime::spawn(serve_connection(*this, *c));
     } else {
       ::close(res);
-      _counters.bump(_counters.shed);
+      listener_counters::bump(_counters.shed);
     }
   } else if (res != -ECANCELED) {
     // EMFILE/ENFILE/ENOMEM: back off briefly instead of spinning on a failing accept.
@@ -90,11 +97,11 @@ void shard_server::on_accept(int res, uint32_t flags) noexcept {
   }
 }
 
-void shard_server::on_accept_retry(runtime::timer&, void* ctx) noexcept {
-  static_cast<shard_server*>(ctx)->arm_accept();
+void shard_listener::on_accept_retry(runtime::timer&, void* ctx) noexcept {
+  static_cast<shard_listener*>(ctx)->arm_accept();
 }
 
-connection* shard_server::acquire(int fd) noexcept {
+connection* shard_listener::acquire(int fd) noexcept {
   if (_free_head < 0) {
     try {
       auto chunk = std::make_unique<slot_storage[]>(chunk_slots);
@@ -121,7 +128,7 @@ connection* shard_server::acquire(int fd) noexcept {
   return c;
 }
 
-void shard_server::release(connection& c) noexcept {
+void shard_listener::release(connection& c) noexcept {
   if (c.prev) c.prev->next = c.next;
   if (c.next) c.next->prev = c.prev;
   if (_live_head == &c) _live_head = c.next;
@@ -131,17 +138,30 @@ void shard_server::release(connection& c) noexcept {
   slot.next_free = _free_head;
   _free_head = int32_t(index);
   --_live;
-  _counters.bump(_counters.closed);
+  listener_counters::bump(_counters.closed);
   if (_local_drain) maybe_finish();
 }
 
-void shard_server::drain() noexcept {
+shard_listener::request_state* shard_listener::acquire_request() noexcept {
+  try {
+    return new (_request_blocks.get()) request_state(_limits);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
+void shard_listener::release_request(request_state* rs) noexcept {
+  rs->~request_state();
+  _request_blocks.put(reinterpret_cast<char*>(rs));
+}
+
+void shard_listener::drain() noexcept {
   if (_local_drain) return;
   _local_drain = true;
   if (_accept_armed) _shard.cancel(&_accept);
   _shard.timers().cancel(_accept_retry_timer);
   _shard.timers().arm(_drain_timer,
-                      _shard.now_ns() + runtime::ms_to_ns(_cfg.server.drain_timeout_ms));
+                      _shard.now_ns() + runtime::ms_to_ns(_cfg.drain_timeout_ms));
   // Idle keep-alive connections have nothing in flight: close them now.
   for (connection* c = _live_head; c;) {
     connection* next = c->next;  // abort() may resume the session, which may release c
@@ -151,7 +171,7 @@ void shard_server::drain() noexcept {
   maybe_finish();
 }
 
-void shard_server::abort_all() noexcept {
+void shard_listener::abort_all() noexcept {
   for (connection* c = _live_head; c;) {
     connection* next = c->next;
     c->io.abort();
@@ -159,8 +179,8 @@ void shard_server::abort_all() noexcept {
   }
 }
 
-void shard_server::on_drain_deadline(runtime::timer&, void* ctx) noexcept {
-  auto* self = static_cast<shard_server*>(ctx);
+void shard_listener::on_drain_deadline(runtime::timer&, void* ctx) noexcept {
+  auto* self = static_cast<shard_listener*>(ctx);
   if (self->_live > 0) {
     log::warn("drain timeout: aborting in-flight connections",
               {{"shard", self->_shard.id()}, {"connections", self->_live}});
@@ -168,7 +188,7 @@ void shard_server::on_drain_deadline(runtime::timer&, void* ctx) noexcept {
   self->abort_all();
 }
 
-void shard_server::maybe_finish() noexcept {
+void shard_listener::maybe_finish() noexcept {
   if (_accept_armed || _live > 0) return;
   _shard.timers().cancel(_drain_timer);
   if (_listen_fd >= 0) {
@@ -178,4 +198,4 @@ void shard_server::maybe_finish() noexcept {
   _shard.stop();
 }
 
-}  // namespace rg::gateway
+}  // namespace rg::httpd

@@ -1,10 +1,11 @@
-// The gateway server: one shard thread per CPU, each with its own SO_REUSEPORT listener, serving
-// HTTP/1.1. The control thread (main) starts it, asks it to drain, and watches its heartbeats.
+// An HTTP/1.1 server: one shard thread per CPU, each with its own SO_REUSEPORT listener and its
+// own handler instance. The control thread starts it, asks it to drain, and watches heartbeats.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,11 +18,12 @@ namespace rg::runtime {
 class shard;
 }
 
-namespace rg::gateway {
+namespace rg::httpd {
 
-class shard_server;
+class shard_listener;
+class handler;
 
-// Aggregated counters across shards (read at any time; each shard writes only its own).
+// Aggregated counters across shards (each shard writes only its own).
 struct server_counters {
   uint64_t connections_accepted = 0;
   uint64_t connections_closed = 0;
@@ -31,24 +33,27 @@ struct server_counters {
   uint64_t limit_413 = 0;
   uint64_t limit_414 = 0;
   uint64_t limit_431 = 0;
-  uint64_t bad_requests = 0;  // other 4xx/5xx rejections of malformed input
+  uint64_t bad_requests = 0;  // other rejections of malformed input
 };
 
-class server {
+// Builds the handler for one shard, on that shard's thread.
+using handler_factory = std::function<std::unique_ptr<handler>(runtime::shard&, uint32_t index)>;
+
+class http_server {
  public:
-  explicit server(config::config cfg);
-  server(const server&) = delete;
-  server& operator=(const server&) = delete;
-  ~server();
+  http_server(config::server_config cfg, handler_factory factory);
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+  ~http_server();
 
   // Binds every shard's listener and starts the shard threads; returns once all of them listen.
   // Errors are one line naming the cause ("bind 127.0.0.1:80: Permission denied").
   std::expected<void, std::string> start();
   const net::address& bound_address() const noexcept { return _bound; }
-  uint32_t shard_count() const noexcept { return uint32_t(_threads.size()); }
+  uint32_t shard_count() const noexcept { return uint32_t(_shards.size()); }
 
-  // Thread-safe. /ready turns 503, listeners close, idle connections close, in-flight requests
-  // finish until drain_timeout_ms, after which the rest are aborted.
+  // Thread-safe. Listeners close, idle connections close, in-flight requests finish until
+  // drain_timeout_ms, after which the rest are aborted. draining() turns true at once.
   void begin_drain();
   // Thread-safe: aborts every connection now (second signal).
   void abort_all();
@@ -57,20 +62,22 @@ class server {
   void wait();
   bool stopped() const noexcept { return _running.load(std::memory_order_acquire) == 0; }
 
-  // Per-shard loop heartbeats, for the systemd watchdog (0 when a shard has exited).
+  // Per-shard loop heartbeats for the systemd watchdog (0 for a shard that is not running).
   std::vector<uint64_t> heartbeats() const;
   server_counters counters() const;
-  const config::config& cfg() const noexcept { return _cfg; }
+  const config::server_config& cfg() const noexcept { return _cfg; }
 
  private:
   void shard_main(uint32_t index, int cpu, int listen_fd);
 
-  config::config _cfg;
+  config::server_config _cfg;
+  handler_factory _factory;
   net::address _bound;
   std::vector<std::thread> _threads;
-  std::vector<std::atomic<shard_server*>> _shards;  // set once a shard serves
+  std::vector<std::atomic<shard_listener*>> _shards;  // set once a shard serves
   std::vector<std::unique_ptr<runtime::shard>> _runtimes;
-  std::vector<std::unique_ptr<shard_server>> _servers;
+  std::vector<std::unique_ptr<handler>> _handlers;
+  std::vector<std::unique_ptr<shard_listener>> _listeners;
   std::atomic<bool> _draining{false};
   std::atomic<uint32_t> _running{0};
   std::atomic<uint32_t> _started{0};
@@ -80,4 +87,4 @@ class server {
 // CPUs in this process's affinity mask, in order.
 std::vector<int> affinity_cpus();
 
-}  // namespace rg::gateway
+}  // namespace rg::httpd
