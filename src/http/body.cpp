@@ -1,5 +1,5 @@
-// Request body decoder: Content-Length pass-through and RFC 9112 §7.1 chunked decoding as a
-// byte-at-a-time framing machine, so any split of the input gives the same payload and verdict.
+// Message body decoder: Content-Length and close-delimited pass-through, and RFC 9112 §7.1 chunked
+// decoding as a byte-at-a-time framing machine, so any split gives the same payload and verdict.
 #include <ringgate/http/request.hpp>
 
 #include <algorithm>
@@ -24,8 +24,9 @@ bool is_ctl(char c) noexcept {
 
 }  // namespace
 
-void body_decoder::start(body_kind kind, uint64_t content_length,
-                         uint64_t body_bytes_max) noexcept {
+void body_decoder::start(body_kind kind, uint64_t content_length, uint64_t body_bytes_max,
+                         body_origin origin) noexcept {
+  _origin = origin;
   _kind = kind;
   _remaining = kind == body_kind::content_length ? content_length : 0;
   _decoded = 0;
@@ -41,8 +42,19 @@ void body_decoder::start(body_kind kind, uint64_t content_length,
   }
 }
 
+// Messages are written for a client. An upstream's errors all become 502 and say that the upstream
+// is at fault: the message may reach the gateway's client, who sent nothing wrong.
 bool body_decoder::fail(uint16_t status, std::string_view message) noexcept {
-  _error = {status, message, status == 413 ? "payload_too_large" : "invalid_request"};
+  if (_origin == body_origin::upstream) {
+    if (status == 413) {
+      message = "upstream response body too large";
+    } else if (!message.starts_with("upstream ")) {
+      message = "upstream sent invalid chunked framing";
+    }
+    _error = {502, message, "bad_gateway"};
+  } else {
+    _error = {status, message, status == 413 ? "payload_too_large" : "invalid_request"};
+  }
   _done = false;
   return false;
 }
@@ -51,11 +63,30 @@ body_step body_decoder::step(std::string_view in) noexcept {
   if (_error.status != 0) return {0, {}, false, _error};
   if (_done) return {0, {}, true, {}};
   if (_kind == body_kind::chunked) return step_chunked(in);
+  if (_kind == body_kind::until_close) {
+    // Bytes up to the limit leave first, so the verdict does not depend on how input is split.
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(_max - _decoded, in.size()));
+    if (n == 0 && !in.empty()) {
+      fail(413, "request body too large");
+      return {0, {}, false, _error};
+    }
+    _decoded += n;
+    return {n, in.substr(0, n), false, {}};
+  }
   const size_t n = static_cast<size_t>(std::min<uint64_t>(_remaining, in.size()));
   _remaining -= n;
   _decoded += n;
   _done = _remaining == 0;
   return {n, in.substr(0, n), _done, {}};
+}
+
+body_step body_decoder::finish_eof() noexcept {
+  if (_error.status != 0) return {0, {}, false, _error};
+  if (_kind == body_kind::until_close) _done = true;
+  if (_done) return {0, {}, true, {}};
+  fail(400, _origin == body_origin::upstream ? "upstream closed before the end of the body"
+                                             : "client closed before the end of the body");
+  return {0, {}, false, _error};
 }
 
 // Framing bytes go through on_framing_byte() one at a time; payload leaves as one view, after

@@ -21,7 +21,9 @@ enum class method : uint8_t {
   other
 };
 enum class version : uint8_t { http10, http11 };
-enum class body_kind : uint8_t { none, content_length, chunked };
+// until_close: a response body delimited by the upstream closing the connection (RFC 9112 §6.3
+// rule 8). The request parser never produces it.
+enum class body_kind : uint8_t { none, content_length, chunked, until_close };
 
 struct header {
   std::string_view name;   // as sent (case preserved)
@@ -145,25 +147,39 @@ class request_parser {
 inline constexpr size_t chunk_line_bytes_max = 4096;  // chunk-size line incl. extensions, no CRLF
 inline constexpr size_t trailer_bytes_max = 8192;     // whole trailer section incl. CRLFs
 
-// Decodes a body framed by Content-Length or chunked coding. Chunk extensions are ignored,
-// trailers are read and dropped. Returned data views point into the input given to step().
-// A step returns at most one data view and stops right after it; a done body consumed exactly up
-// to its last byte, so a pipelined request starts at the next input byte. start() with
-// body_kind::none or Content-Length 0 is done at once; a Content-Length over body_bytes_max
-// fails the first step with 413. Errors are sticky until start().
+// Who sent the body being decoded: it decides the status of an error (the gateway's client or
+// the gateway's upstream is at fault).
+enum class body_origin : uint8_t { client, upstream };
+
+// Decodes a body framed by Content-Length, chunked coding, or (responses only) the peer closing.
+// Chunk extensions are ignored, trailers are read and dropped. Returned data views point into the
+// input given to step(). A step returns at most one data view and stops right after it; a done
+// body consumed exactly up to its last byte, so a pipelined message starts at the next input
+// byte. start() with body_kind::none or Content-Length 0 is done at once; a Content-Length over
+// body_bytes_max fails the first step with 413. An until_close body passes every byte through,
+// fails with 413 on the first byte past body_bytes_max, and is done only by finish_eof(). Errors
+// are sticky until start(). With body_origin::upstream every error is a 502 (code "bad_gateway"),
+// as the gateway answers its client 502 when an upstream's framing is broken, with one of three
+// messages: "upstream sent invalid chunked framing", "upstream response body too large",
+// "upstream closed before the end of the body".
 struct body_step {
   size_t consumed = 0;    // input bytes consumed by this step
   std::string_view data;  // payload bytes produced (a sub-view of the input); may be empty
   bool done = false;      // the body (incl. trailers) is complete
-  parse_error error;      // error.status != 0 on a framing error (400 or 413)
+  parse_error error;      // error.status != 0 on a framing error (400, 413; 502 upstream)
 };
 
 class body_decoder {
  public:
-  void start(body_kind kind, uint64_t content_length, uint64_t body_bytes_max) noexcept;
+  void start(body_kind kind, uint64_t content_length, uint64_t body_bytes_max,
+             body_origin origin = body_origin::client) noexcept;
   // Consume a prefix of `in`. Call repeatedly with the remaining input until it is empty, done,
   // or an error is set; a step that consumes nothing and is not done needs more input.
   body_step step(std::string_view in) noexcept;
+  // The peer closed the connection (read returned 0). Completes an until_close body; any other
+  // body that is not done yet fails ("upstream closed before the end of the body", 502; for a
+  // client 400). Consumes nothing; a done body or a set error is returned unchanged.
+  body_step finish_eof() noexcept;
   bool done() const noexcept { return _done; }
   uint64_t decoded_bytes() const noexcept { return _decoded; }
 
@@ -188,6 +204,7 @@ class body_decoder {
   bool on_trailer_byte(char c) noexcept;
   bool fail(uint16_t status, std::string_view message) noexcept;
 
+  body_origin _origin = body_origin::client;
   body_kind _kind = body_kind::none;
   uint64_t _remaining = 0;  // Content-Length bytes left, or the chunk size being read / left
   uint64_t _decoded = 0;
