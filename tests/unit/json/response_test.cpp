@@ -1,0 +1,186 @@
+// Tests for rg::json usage and error extraction: OpenAI and Anthropic shapes, null/missing parts,
+// SSE payloads copied into padded scratch.
+#include <ringgate/json/response.hpp>
+
+#include "padded_text.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace rg::json;
+using rg::json::testing::padded_text;
+
+std::optional<usage> openai(std::string_view text) {
+  padded_text body(text);
+  return extract_usage_openai(body.view());
+}
+
+std::optional<usage> anthropic(std::string_view text) {
+  padded_text body(text);
+  return extract_usage_anthropic(body.view());
+}
+
+void expect_usage(const std::optional<usage>& u, int64_t prompt, int64_t completion, int64_t total,
+                  int64_t cached) {
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->prompt_tokens, prompt);
+  EXPECT_EQ(u->completion_tokens, completion);
+  EXPECT_EQ(u->total_tokens, total);
+  EXPECT_EQ(u->cached_tokens, cached);
+}
+
+constexpr std::string_view final_chunk =
+    R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o",)"
+    R"("choices":[],"usage":{"prompt_tokens":120,"completion_tokens":34,"total_tokens":154,)"
+    R"("prompt_tokens_details":{"cached_tokens":64,"audio_tokens":0},)"
+    R"("completion_tokens_details":{"reasoning_tokens":0}}})";
+
+TEST(UsageOpenai, FinalChunk) {
+  expect_usage(openai(final_chunk), 120, 34, 154, 64);
+}
+
+TEST(UsageOpenai, FullResponseUsageFirstAndMissingDetails) {
+  expect_usage(openai(R"({"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12},)"
+                      R"("choices":[{"message":{"content":"usage"}}]})"),
+               5, 7, 12, -1);
+  expect_usage(openai(R"({"usage":{"prompt_tokens":5,"prompt_tokens_details":null}})"), 5, -1, -1,
+               -1);
+  expect_usage(openai(R"({"usage":{"prompt_tokens_details":{},"total_tokens":3}})"), -1, -1, 3, -1);
+}
+
+TEST(UsageOpenai, Embeddings) {
+  expect_usage(openai(R"({"object":"list","data":[{"object":"embedding","index":0,)"
+                      R"("embedding":[0.1,-0.2]}],"model":"e","usage":{"prompt_tokens":8,)"
+                      R"("total_tokens":8}})"),
+               8, -1, 8, -1);
+}
+
+TEST(UsageOpenai, NotPresent) {
+  for (std::string_view text : {
+           R"({"id":"1","choices":[{"delta":{"content":"hi"}}],"usage":null})",
+           R"({"id":"1","choices":[{"delta":{"content":"hi"}}]})",
+           R"({"choices":[{"delta":{"content":"the \"usage\": field"}}]})",
+           R"({"choices":[{"usage":{"prompt_tokens":1}}]})",  // not top level
+           R"({"usage":{}})",
+           R"({"usage":{"prompt_tokens":null,"completion_tokens":"3","total_tokens":-1}})",
+           R"({"usage":[1,2]})",
+           R"({"usage":7})",
+           R"({"usage" {"prompt_tokens":1}})",
+           R"(["usage"])",
+           "",
+       }) {
+    EXPECT_FALSE(openai(text).has_value()) << text;
+  }
+}
+
+TEST(UsageOpenai, PaddedScratchForSsePayloads) {
+  std::string receive_buffer = "data: " + std::string(final_chunk) + "\n\n";
+  std::string_view payload = std::string_view(receive_buffer).substr(6, final_chunk.size());
+  char scratch[1024];
+  expect_usage(extract_usage_openai(payload, scratch), 120, 34, 154, 64);
+  std::vector<char> small(payload.size() + json_padding - 1);
+  EXPECT_FALSE(extract_usage_openai(payload, small).has_value());
+  EXPECT_FALSE(extract_usage_openai(R"({"choices":[]})", scratch).has_value());
+}
+
+TEST(UsageAnthropic, MessageStartDeltaAndMerge) {
+  auto start = anthropic(
+      R"({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",)"
+      R"("content":[],"model":"claude","stop_reason":null,"usage":{"input_tokens":25,)"
+      R"("cache_creation_input_tokens":10,"cache_read_input_tokens":100,"output_tokens":1}}})");
+  expect_usage(start, 135, 1, -1, 100);
+  auto delta = anthropic(
+      R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},)"
+      R"("usage":{"output_tokens":15}})");
+  expect_usage(delta, -1, 15, -1, -1);
+  usage total = merge(*start, *delta);
+  EXPECT_EQ(total.prompt_tokens, 135);
+  EXPECT_EQ(total.completion_tokens, 15);
+  EXPECT_EQ(total.cached_tokens, 100);
+  EXPECT_EQ(total.total(), 150);
+}
+
+TEST(UsageAnthropic, FullResponseAndAbsence) {
+  expect_usage(anthropic(R"({"id":"msg_1","type":"message","content":[{"type":"text",)"
+                         R"("text":"hi"}],"usage":{"input_tokens":12,"output_tokens":6}})"),
+               12, 6, -1, -1);
+  EXPECT_FALSE(anthropic(R"({"type":"content_block_delta","index":0,)"
+                         R"("delta":{"type":"text_delta","text":"usage"}})")
+                   .has_value());
+  EXPECT_FALSE(anthropic(R"({"type":"message_start","message":{"usage":null}})").has_value());
+  EXPECT_FALSE(anthropic(R"({"type":"ping"})").has_value());
+  char scratch[256];
+  expect_usage(extract_usage_anthropic(R"({"usage":{"output_tokens":3}})", scratch), -1, 3, -1, -1);
+}
+
+TEST(UsageStruct, TotalAndMerge) {
+  EXPECT_FALSE(usage{}.present());
+  EXPECT_EQ(usage{}.total(), -1);
+  EXPECT_EQ((usage{.prompt_tokens = 2, .completion_tokens = 3}).total(), 5);
+  EXPECT_EQ((usage{.prompt_tokens = 2, .completion_tokens = 3, .total_tokens = 9}).total(), 9);
+  usage m = merge({.prompt_tokens = 1, .completion_tokens = 2}, {.completion_tokens = 5});
+  EXPECT_EQ(m.prompt_tokens, 1);
+  EXPECT_EQ(m.completion_tokens, 5);
+}
+
+TEST(ErrorMessage, OpenaiAndAnthropicShapes) {
+  padded_text openai_error(
+      R"({"error":{"message":"Rate limit reached for \"gpt-4o\"\nretry","type":"requests",)"
+      R"("param":null,"code":"rate_limit_exceeded"}})");
+  auto m = openai_error_message(openai_error.view());
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(*m, R"(Rate limit reached for \"gpt-4o\"\nretry)");  // still escaped
+  char out[64];
+  EXPECT_EQ(unescape(*m, out), "Rate limit reached for \"gpt-4o\"\nretry");
+
+  padded_text anthropic_error(
+      R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})");
+  EXPECT_EQ(openai_error_message(anthropic_error.view()), "Overloaded");
+  char scratch[256];
+  EXPECT_EQ(openai_error_message(R"({"error":{"message":""}})", scratch), "");
+}
+
+TEST(ErrorMessage, NotAnError) {
+  for (std::string_view text : {
+           R"({"id":"1","choices":[{"message":{"content":"error"}}]})",
+           R"({"error":"plain string"})",
+           R"({"error":null})",
+           R"({"error":{"message":null}})",
+           R"({"error":{"message":42}})",
+           R"({"error":{"code":"x"}})",
+           R"({"error":{"message":"bad \q escape"}})",
+           R"(["error"])",
+           "not json",
+       }) {
+    padded_text body(text);
+    EXPECT_FALSE(openai_error_message(body.view()).has_value()) << text;
+  }
+}
+
+TEST(Unescape, Rules) {
+  char out[16];
+  EXPECT_EQ(unescape(R"(a\u00e9\/\t)", out), "a\xc3\xa9/\t");
+  EXPECT_FALSE(unescape(R"(\ud800)", out).has_value());
+  EXPECT_FALSE(unescape(R"(\)", out).has_value());
+  char tiny[2];
+  EXPECT_FALSE(unescape("abc", tiny).has_value());
+  EXPECT_EQ(unescape("", tiny), "");
+}
+
+TEST(CopyPadded, Sizes) {
+  char scratch[json_padding + 3];
+  auto copy = copy_padded("abc", scratch);
+  ASSERT_TRUE(copy.has_value());
+  EXPECT_EQ(*copy, "abc");
+  EXPECT_EQ(copy->data(), scratch);
+  EXPECT_FALSE(copy_padded("abcd", scratch).has_value());
+  EXPECT_FALSE(copy_padded("", std::span<char>(scratch, json_padding - 1)).has_value());
+  EXPECT_TRUE(reserve_thread_parser(1 << 16));
+}
+
+}  // namespace
