@@ -202,6 +202,8 @@ class decoder {
         string(v, p, pc.api_key);
       else if (k == "headers")
         headers(v, p, pc.headers);
+      else if (k == "forward_headers")
+        strings(v, p, pc.forward_headers);
       else if (k == "tls")
         tls(v, p, pc.tls);
       else if (k == "max_concurrent")

@@ -110,6 +110,17 @@ class validator {
         fail(hp, "value must not contain CR, LF or NUL");
       }
     }
+    for (const auto& h : p.forward_headers) {
+      const std::string hp = path + ".forward_headers";
+      std::string_view name = h;
+      if (name.ends_with('*')) name.remove_suffix(1);
+      std::string low = lower(std::string(name));
+      if (name.empty() || !is_token(std::string(name)))
+        fail(hp, quoted(h) + " is not a header name (a trailing * matches a prefix)");
+      else if (one_of(low, managed_headers) || low == "authorization" || low == "x-api-key" ||
+               low == "cookie" || low == "proxy-authorization")
+        fail(hp, quoted(h) + " may not be forwarded (credentials and framing stay behind)");
+    }
   }
 
   void base_url(std::string_view url, const std::string& path) {

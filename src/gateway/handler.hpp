@@ -1,18 +1,67 @@
-// The gateway's request handler, one per shard: routes by path to the built-in endpoints.
+// The gateway's request handler, one per shard: routes by path to the built-in endpoints and the
+// proxy. Owns the shard's upstream pools (one per provider).
 #pragma once
+
+#include <atomic>
+#include <memory>
+#include <span>
+#include <vector>
 
 #include <ringgate/config/config.hpp>
 #include <ringgate/httpd/exchange.hpp>
+#include <ringgate/runtime/block_pool.hpp>
+#include <ringgate/runtime/shard.hpp>
+#include <ringgate/upstream/pool.hpp>
+
+#include "routes.hpp"
 
 namespace rg::gateway {
 
+// Per-shard counters of the proxy path (relaxed atomics: read by scrapes later).
+struct proxy_counters {
+  std::atomic<uint64_t> upstream_requests{0}, upstream_errors{0}, stale_retries{0};
+  std::atomic<uint64_t> streams{0}, stream_chunks{0}, stream_bytes{0}, stream_failures{0};
+  std::atomic<uint64_t> client_disconnects{0};
+  std::atomic<uint64_t> tokens_in{0}, tokens_out{0};
+  static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
 class shard_handler final : public httpd::handler {
  public:
-  explicit shard_handler(const config::config& cfg) noexcept : _cfg(cfg) {}
+  shard_handler(runtime::shard& s, const config::config& cfg, const route_table& routes);
+  ~shard_handler() override;
   runtime::task<void> handle(httpd::exchange& ex) override;
+  void drain() noexcept override;
+
+  runtime::shard& shard() noexcept { return _shard; }
+  const config::config& cfg() const noexcept { return _cfg; }
+  const route_table& routes() const noexcept { return _routes; }
+  upstream::pool& pool_for(const provider_route& p) noexcept {
+    return *_pools[size_t(&p - _routes.providers().data())];
+  }
+  runtime::block_pool& body_blocks() noexcept { return _body_blocks; }
+  proxy_counters& counters() noexcept { return _counters; }
+  // Shard-wide scratch for work that completes without suspending (never across a co_await).
+  std::span<char> event_scratch() noexcept { return {_event_scratch.get(), scratch_bytes}; }
+  std::span<char> json_scratch() noexcept { return {_json_scratch.get(), scratch_bytes + 64}; }
+  // A new request id: 32 hex digits, unique per process (shard id, counter, start time).
+  void make_request_id(char out[32]) noexcept;
 
  private:
+  runtime::shard& _shard;
   const config::config& _cfg;
+  const route_table& _routes;
+  runtime::block_pool _upstream_blocks;
+  runtime::block_pool _body_blocks;
+  std::vector<std::unique_ptr<upstream::pool>> _pools;
+  proxy_counters _counters;
+  static constexpr size_t scratch_bytes = 16 * 1024;
+  std::unique_ptr<char[]> _event_scratch = std::make_unique<char[]>(scratch_bytes);
+  std::unique_ptr<char[]> _json_scratch = std::make_unique<char[]>(scratch_bytes + 64);
+  uint64_t _request_seq = 0;
+  uint64_t _id_salt = 0;
 };
 
 }  // namespace rg::gateway

@@ -20,9 +20,25 @@ bool response_buffer::raw(std::string_view bytes) noexcept {
 bool response_buffer::respond(uint16_t status, std::string_view content_type,
                               std::string_view body, close_mode mode, http::version ver,
                               bool head_only, std::string_view extra_headers) noexcept {
+  size_t mark = _len;
+  if (!head(status, content_type, uint64_t(body.size()), mode, ver, extra_headers)) return false;
+  if (!head_only && !raw(body)) {
+    _len = mark;  // all or nothing
+    return false;
+  }
+  return true;
+}
+
+bool response_buffer::head(uint16_t status, std::string_view content_type,
+                           std::optional<uint64_t> content_length, close_mode mode,
+                           http::version ver, std::string_view extra_headers) noexcept {
   http::response_writer w(std::span<char>(_buf + _len, capacity - _len));
-  w.status_line(status).header("content-type", content_type).header("content-length",
-                                                                    uint64_t(body.size()));
+  w.status_line(status).header("content-type", content_type);
+  if (content_length) {
+    w.header("content-length", *content_length);
+  } else {
+    w.header("transfer-encoding", "chunked");
+  }
   if (mode == close_mode::close) {
     w.header("connection", "close");
   } else if (ver == http::version::http10) {
@@ -30,7 +46,6 @@ bool response_buffer::respond(uint16_t status, std::string_view content_type,
   }
   if (!extra_headers.empty()) w.raw(extra_headers);
   w.end_head();
-  if (!head_only) w.raw(body);
   if (!w.ok()) return false;
   _len += w.size();
   return true;

@@ -162,6 +162,7 @@ void shard_listener::drain() noexcept {
   _shard.timers().cancel(_accept_retry_timer);
   _shard.timers().arm(_drain_timer,
                       _shard.now_ns() + runtime::ms_to_ns(_cfg.drain_timeout_ms));
+  _handler.drain();
   // Idle keep-alive connections have nothing in flight: close them now.
   for (connection* c = _live_head; c;) {
     connection* next = c->next;  // abort() may resume the session, which may release c

@@ -10,6 +10,7 @@
 
 #include <ringgate/http/request.hpp>
 #include <ringgate/http/response.hpp>
+#include <ringgate/httpd/body_buffer.hpp>
 #include <ringgate/httpd/listener.hpp>
 #include <ringgate/runtime/clock.hpp>
 #include <ringgate/runtime/log.hpp>
@@ -34,68 +35,6 @@ void count_limit(shard_listener& l, uint16_t status) noexcept {
     default: listener_counters::bump(c.bad_requests); break;
   }
 }
-
-// The request body, contiguous and followed by body_padding bytes. Small bodies use a pooled
-// block; larger ones (and chunked bodies that outgrow it) a heap buffer for this request only.
-class body_buffer {
- public:
-  explicit body_buffer(runtime::block_pool& pool) noexcept : _pool(pool) {}
-  body_buffer(const body_buffer&) = delete;
-  body_buffer& operator=(const body_buffer&) = delete;
-  ~body_buffer() { reset(); }
-
-  bool append(std::string_view bytes) noexcept {
-    if (!reserve(_len + bytes.size())) return false;
-    std::memcpy(_data + _len, bytes.data(), bytes.size());
-    _len += bytes.size();
-    return true;
-  }
-  bool reserve(size_t payload) noexcept {
-    size_t need = payload + body_padding;
-    if (need <= _cap) return true;
-    if (!_data && need <= _pool.block_bytes()) {
-      _data = _pool.get();
-      _cap = _pool.block_bytes();
-      _pooled = true;
-      return true;
-    }
-    size_t cap = std::max(need, _cap * 2);
-    auto* p = static_cast<char*>(std::malloc(cap));
-    if (!p) return false;
-    if (_len) std::memcpy(p, _data, _len);
-    release_storage();
-    _data = p;
-    _cap = cap;
-    return true;
-  }
-  std::string_view view() const noexcept {
-    if (!_data) return {padding_zeros, 0};
-    std::memset(_data + _len, 0, body_padding);
-    return {_data, _len};
-  }
-  void reset() noexcept {
-    release_storage();
-    _data = nullptr;
-    _cap = _len = 0;
-  }
-
- private:
-  void release_storage() noexcept {
-    if (!_data) return;
-    if (_pooled) {
-      _pool.put(_data);
-    } else {
-      std::free(_data);
-    }
-    _pooled = false;
-  }
-  static inline const char padding_zeros[body_padding] = {};
-  runtime::block_pool& _pool;
-  char* _data = nullptr;
-  size_t _cap = 0;
-  size_t _len = 0;
-  bool _pooled = false;
-};
 
 // Reads the whole body into `body`. Returns 0, the HTTP status to fail with (400/413 framing,
 // 408 deadline), or -1 when the connection is gone.
@@ -138,7 +77,8 @@ runtime::task<void> linger_close(shard_listener& l, connection& conn) {
   while (discarded < linger_bytes_max) {
     discarded += conn.io.input().size();
     conn.io.consume(conn.io.input().size());
-    if (co_await conn.io.read_more(deadline) != read_status::data) break;
+    read_status rs = co_await conn.io.read_more(deadline);
+    if (rs != read_status::data) break;
   }
 }
 
@@ -189,6 +129,14 @@ runtime::task<step> serve_one(shard_listener& l, connection& conn,
     rs.out.error(hr.error.status, hr.error.message, hr.error.code, close_mode::close);
     co_return step::close_lingering;
   }
+  // The head's views point into the connection's input block, which reading the body may compact
+  // or overwrite. When a body follows, keep a copy of the head and parse it again from there.
+  body_buffer head_copy(l.body_blocks());
+  if (head.body != http::body_kind::none) {
+    if (!head_copy.append(conn.io.input().substr(0, hr.head_bytes))) co_return step::close;
+    rs.parser.reset();
+    hr = rs.parser.parse(head_copy.view(), rs.head);
+  }
   conn.io.consume(hr.head_bytes);
   listener_counters::bump(l.counters().requests);
 
@@ -198,7 +146,8 @@ runtime::task<step> serve_one(shard_listener& l, connection& conn,
     if (head.expect_continue && conn.io.input().empty()) {
       rs.out.raw("HTTP/1.1 100 Continue\r\n\r\n");
       uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.send_ms);
-      if (co_await rs.out.flush(conn.io, deadline) != 0) co_return step::close;
+      int rc = co_await rs.out.flush(conn.io, deadline);
+      if (rc != 0) co_return step::close;
     }
     int rc = co_await read_body(l, conn, head, body);
     if (rc < 0) co_return step::close;
@@ -232,13 +181,15 @@ runtime::task<void> serve_connection(shard_listener& l, connection& conn) {
       // Flush pipelined answers and give the request state back before waiting idle.
       if (rs && !rs->out.empty()) {
         uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.send_ms);
-        if (co_await rs->out.flush(conn.io, deadline) != 0) break;
+        int rc = co_await rs->out.flush(conn.io, deadline);
+        if (rc != 0) break;
       }
       if (rs) {
         l.release_request(rs);
         rs = nullptr;
       }
-      if (co_await wait_for_request(l, conn, served == 0) != wait_result::ready) break;
+      wait_result w = co_await wait_for_request(l, conn, served == 0);
+      if (w != wait_result::ready) break;
     }
     if (!rs && !(rs = l.acquire_request())) break;
     step s = co_await serve_one(l, conn, *rs, served);
@@ -249,13 +200,15 @@ runtime::task<void> serve_connection(shard_listener& l, connection& conn) {
     }
     if (rs->out.nearly_full()) {
       uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.send_ms);
-      if (co_await rs->out.flush(conn.io, deadline) != 0) break;
+      int rc = co_await rs->out.flush(conn.io, deadline);
+      if (rc != 0) break;
     }
   }
   if (rs) {
     if (!rs->out.empty() && !conn.io.aborted()) {
       uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.send_ms);
-      if (co_await rs->out.flush(conn.io, deadline) == 0 && linger) co_await linger_close(l, conn);
+      int rc = co_await rs->out.flush(conn.io, deadline);
+      if (rc == 0 && linger) co_await linger_close(l, conn);
     }
     l.release_request(rs);
   }

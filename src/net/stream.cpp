@@ -19,6 +19,7 @@ stream::stream(runtime::shard& s, runtime::block_pool& pool, int fd) noexcept
     : _shard(s), _pool(pool), _fd(fd), _send(s) {
   _recv.self = this;
   _read_timer.set_callback(&stream::on_read_deadline, this);
+  _rearm_timer.set_callback(&stream::on_rearm, this);
 }
 
 stream::~stream() {
@@ -90,7 +91,7 @@ bool stream::drain_held() noexcept {
 }
 
 void stream::arm_recv() noexcept {
-  if (_recv_armed || _eof || _closing || _fd < 0) return;
+  if (_recv_armed || _eof || _closing || _fd < 0 || _rearm_timer.armed()) return;
   io_uring_sqe* sqe = _shard.sqe_for(&_recv);
   io_uring_prep_recv_multishot(sqe, _fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -106,6 +107,18 @@ void stream::on_recv(int res, uint32_t flags) noexcept {
     bufs.on_taken();
     if (_closing) {
       bufs.recycle(bid);
+    } else if (_mode == rx_mode::hold) {
+      if (_held_count < held_max) {
+        _held[_held_count++] = {bid, 0, uint32_t(res)};
+        if (_held_count == held_max && _recv_armed && !_pausing) {  // reader is behind: pause
+          _pausing = true;
+          _shard.cancel(&_recv);
+        }
+      } else {
+        bufs.recycle(bid);
+        _errno = ENOBUFS;
+        log::warn("stream receive queue overflow, closing", {{"fd", _fd}});
+      }
     } else {
       size_t took = (_held_count == 0) ? append(bufs.data(bid), size_t(res)) : 0;
       if (took == size_t(res)) {
@@ -126,7 +139,8 @@ void stream::on_recv(int res, uint32_t flags) noexcept {
   } else if (res == 0) {
     _eof = true;
   } else if (res == -ENOBUFS) {
-    // The shard's buffer ring ran dry; re-armed when the reader next asks (counted later).
+    // The shard's buffer ring ran dry: retry shortly rather than spin while buffers are in use.
+    _nobufs = true;
   } else if (res == -ECANCELED) {
     // Our own pause, or someone else's cancel (shard shutdown): the latter ends the stream.
     if (!_pausing) _cancelled = true;
@@ -148,7 +162,11 @@ void stream::on_recv(int res, uint32_t flags) noexcept {
     } else if (_eof) {
       wake_reader(read_status::eof);
     } else if (!_recv_armed) {
-      arm_recv();  // ENOBUFS or a pause cancel: try again
+      if (_nobufs) {
+        _shard.timers().arm(_rearm_timer, _shard.now_ns() + 1'000'000);
+      } else {
+        arm_recv();  // a pause cancel: resume receiving
+      }
     }
   }
 }
@@ -159,6 +177,23 @@ void stream::wake_reader(read_status st) noexcept {
   std::exchange(_reader, {}).resume();  // last action: the reader may free this stream
 }
 
+void stream::on_rearm(runtime::timer&, void* ctx) noexcept {
+  auto* self = static_cast<stream*>(ctx);
+  self->_nobufs = false;
+  self->arm_recv();
+}
+
+bool stream::pop_buffer(rx_buffer& out) noexcept {
+  if (_held_count == 0) return false;
+  held_buffer h = _held[0];
+  std::memmove(_held, _held + 1, (_held_count - 1) * sizeof(held_buffer));
+  --_held_count;
+  out = {h.bid, _shard.recv_buffers().data(h.bid) + h.offset, h.len};
+  return true;
+}
+
+void stream::recycle(uint16_t bid) noexcept { _shard.recv_buffers().recycle(bid); }
+
 void stream::on_read_deadline(runtime::timer&, void* ctx) noexcept {
   auto* self = static_cast<stream*>(ctx);
   if (self->_reader) self->wake_reader(read_status::timeout);
@@ -167,6 +202,10 @@ void stream::on_read_deadline(runtime::timer&, void* ctx) noexcept {
 bool stream::read_awaiter::await_ready() noexcept {
   if (s._aborted || s._cancelled) {
     status = read_status::cancelled;
+    return true;
+  }
+  if (s._held_count > 0 && s._mode == rx_mode::hold) {
+    status = read_status::data;
     return true;
   }
   if (s._held_count > 0) {
@@ -202,7 +241,7 @@ void stream::read_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
 read_status stream::read_awaiter::await_resume() noexcept {
   if (status != read_status::data) return status;  // decided in await_ready
   read_status st = s._reader_status;
-  if (st == read_status::data && s._held_count > 0) s.drain_held();
+  if (st == read_status::data && s._held_count > 0 && s._mode == rx_mode::copy) s.drain_held();
   return st;
 }
 
@@ -235,6 +274,10 @@ runtime::task<int> stream::send_all(std::string_view bytes, uint64_t deadline_ns
   co_return co_await send_all(std::span<iovec>(&v, 1), deadline_ns);
 }
 
+void stream::interrupt_reader() noexcept {
+  if (_reader) wake_reader(read_status::cancelled);
+}
+
 void stream::abort() noexcept {
   if (_aborted) return;
   _aborted = true;
@@ -253,6 +296,7 @@ runtime::task<void> stream::close() {
   _closing = true;
   _aborted = true;
   _shard.timers().cancel(_read_timer);
+  _shard.timers().cancel(_rearm_timer);
   if (_recv_armed) {
     _shard.cancel(&_recv);
     co_await close_awaiter{&_close_waiter};

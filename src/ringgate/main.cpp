@@ -127,7 +127,10 @@ rg::log::level to_log_level(rg::config::log_level l) {
 }
 
 // The control loop: signals and watchdog until every shard has stopped.
-void control_loop(rg::httpd::http_server& srv, int sig_fd) {
+void control_loop(rg::gateway::gateway& gw, int sig_fd) {
+  rg::httpd::http_server& srv = gw.data_server();
+  constexpr uint64_t dns_refresh_ns = 30'000'000'000;
+  uint64_t next_dns = rg::runtime::monotonic_ns() + dns_refresh_ns;
   uint64_t wd_usec = rg::sd_watchdog_usec();
   uint64_t ping_ns = wd_usec ? wd_usec * 1000 / 2 : 0;
   // A shard whose heartbeat (bumped every 100 ms by its loop) stands still this long is stalled.
@@ -167,6 +170,10 @@ void control_loop(rg::httpd::http_server& srv, int sig_fd) {
       } else if (cur[i] != 0 && now - changed_ns[i] > stall_ns) {
         stalled = true;
       }
+    }
+    if (now >= next_dns && !srv.draining()) {
+      gw.refresh_dns();  // blocking getaddrinfo: here, never on a shard
+      next_dns = now + dns_refresh_ns;
     }
     if (ping_ns && now >= next_ping) {
       if (!stalled) {
@@ -236,7 +243,7 @@ int main(int argc, char** argv) {
   rg::log::info(line, {{"shards", srv.shard_count()}, {"version", RINGGATE_VERSION}});
   rg::sd_notify_send("READY=1\nSTATUS=listening on " + addr);
 
-  control_loop(srv, sig_fd);
+  control_loop(gw, sig_fd);
   srv.wait();
   auto c = srv.counters();
   rg::log::info("stopped", {{"connections_accepted", c.connections_accepted},

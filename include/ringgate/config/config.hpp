@@ -64,6 +64,9 @@ struct provider_config {
   std::string base_url;
   std::string api_key;  // secret: never logged; redacted in /admin/config
   std::vector<std::pair<std::string, std::string>> headers;
+  // Client headers forwarded to this provider besides the built-in allowlist (accept,
+  // user-agent, openai-beta); "x-mock-*" matches a prefix. Credentials can never be listed.
+  std::vector<std::string> forward_headers;
   provider_tls tls;
   uint32_t max_concurrent = 256;
   uint32_t connect_timeout_ms = 5000;

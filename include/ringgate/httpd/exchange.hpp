@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -43,6 +44,10 @@ class response_buffer {
   bool respond(uint16_t status, std::string_view content_type, std::string_view body,
                close_mode mode, http::version ver = http::version::http11,
                bool head_only = false, std::string_view extra_headers = {}) noexcept;
+  // Only the head of a response whose body the caller sends itself: with a Content-Length when
+  // `content_length` is set, else "transfer-encoding: chunked".
+  bool head(uint16_t status, std::string_view content_type, std::optional<uint64_t> content_length,
+            close_mode mode, http::version ver, std::string_view extra_headers = {}) noexcept;
   bool json(uint16_t status, std::string_view body, close_mode mode,
             http::version ver = http::version::http11, bool head_only = false,
             std::string_view extra_headers = {}) noexcept {
@@ -112,6 +117,8 @@ class handler {
   virtual ~handler() = default;
   // Answer `ex`: write into ex.out() and/or send. Errors are answered, never thrown.
   virtual runtime::task<void> handle(exchange& ex) = 0;
+  // The shard's listener started draining: release what idles (pooled upstream connections).
+  virtual void drain() noexcept {}
 };
 
 }  // namespace rg::httpd

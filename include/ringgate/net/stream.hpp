@@ -55,7 +55,23 @@ class stream {
     void await_suspend(std::coroutine_handle<> h) noexcept;
     read_status await_resume() noexcept;
   };
-  // Waits until new bytes are appended to input(), or EOF, an error, the deadline, or abort().
+  // Receive modes. copy (default): received bytes are appended to input(). hold (zero-copy):
+  // each received provided buffer is queued as is; the reader takes it with pop_buffer() and gives
+  // it back with recycle() once done with it (e.g. after the send that forwarded it completed).
+  // Switch to hold only when input() is empty or its bytes have been handled.
+  enum class rx_mode : uint8_t { copy, hold };
+  void set_rx_mode(rx_mode m) noexcept { _mode = m; }
+  struct rx_buffer {
+    uint16_t bid;
+    const char* data;
+    uint32_t len;
+  };
+  bool pop_buffer(rx_buffer& out) noexcept;
+  void recycle(uint16_t bid) noexcept;
+  size_t buffers_queued() const noexcept { return _held_count; }
+
+  // Waits until new bytes are appended to input() (copy mode) or a buffer is queued (hold mode),
+  // or EOF, an error, the deadline, or abort().
   read_awaiter read_more(uint64_t deadline_ns) noexcept { return read_awaiter{*this, deadline_ns}; }
 
   // Sends every byte; returns 0 or -errno (-ECANCELED after abort() or at the deadline).
@@ -63,6 +79,14 @@ class stream {
   runtime::task<int> send_all(std::span<iovec> iov, uint64_t deadline_ns);
   runtime::task<int> send_all(std::string_view bytes, uint64_t deadline_ns);
 
+  // Wakes a waiting reader with `cancelled` without ending the stream (later reads work).
+  void interrupt_reader() noexcept;
+  bool eof() const noexcept { return _eof; }
+  // True when the stream can carry another exchange: open, no error, no EOF, nothing unread.
+  bool reusable() const noexcept {
+    return _fd >= 0 && !_eof && !_errno && !_aborted && !_cancelled && _held_count == 0 &&
+           _in_head == _in_tail;
+  }
   // Wakes a waiting reader with `cancelled` and cancels a pending send; later reads report cancelled.
   void abort() noexcept;
   // Stops receiving, waits for the recv's final completion, closes the fd, frees buffers.
@@ -78,7 +102,7 @@ class stream {
     uint32_t offset;
     uint32_t len;
   };
-  static constexpr size_t held_max = 16;
+  static constexpr size_t held_max = 32;
 
   void arm_recv() noexcept;
   void on_recv(int res, uint32_t flags) noexcept;
@@ -87,6 +111,7 @@ class stream {
   bool drain_held() noexcept;
   void wake_reader(read_status st) noexcept;
   static void on_read_deadline(runtime::timer& t, void* ctx) noexcept;
+  static void on_rearm(runtime::timer& t, void* ctx) noexcept;
 
   runtime::shard& _shard;
   runtime::block_pool& _pool;
@@ -98,9 +123,12 @@ class stream {
   bool _closing = false;
   bool _pausing = false;    // we cancelled the recv because input is full
   bool _cancelled = false;  // the recv was cancelled by someone else (shutdown)
+  bool _nobufs = false;     // the last recv ended because the buffer ring was empty
   recv_op _recv;
   runtime::io_call _send;
   runtime::timer _read_timer;
+  runtime::timer _rearm_timer;  // retries a recv that found the buffer ring empty
+  rx_mode _mode = rx_mode::copy;
   std::coroutine_handle<> _reader;
   read_status _reader_status = read_status::data;
   std::coroutine_handle<> _close_waiter;

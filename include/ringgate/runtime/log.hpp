@@ -41,7 +41,7 @@ struct options {
   level min_level = level::info;
   format fmt = format::json;
   int fd = 2;                   // where lines go (stderr by default)
-  uint32_t queue_lines = 4096;  // bounded queue capacity (rounded up to a power of two)
+  uint32_t queue_lines = 1024;  // bounded queue capacity (power of two); 1 KiB per slot
 };
 
 // Sets level, format and fd without starting the writer thread (lines stay synchronous until

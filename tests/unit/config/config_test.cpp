@@ -436,6 +436,24 @@ TEST(Validation, ProviderFields) {
                      "headers = { X-A = \"${V}\" }\n",
                      env_of({{"V", "a\r\nInjected: 1"}})),
             "t.toml:5: providers[0].headers.X-A: value must not contain CR, LF or NUL");
+  EXPECT_EQ(error_of("[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://h\"\n"
+                     "forward_headers = [\"Authorization\"]\n"),
+            "t.toml:5: providers[0].forward_headers: \"Authorization\" may not be forwarded "
+            "(credentials and framing stay behind)");
+  EXPECT_EQ(error_of("[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://h\"\n"
+                     "forward_headers = [\"*\"]\n"),
+            "t.toml:5: providers[0].forward_headers: \"*\" is not a header name (a trailing * "
+            "matches a prefix)");
+}
+
+TEST(Validation, ForwardHeadersAccepted) {
+  auto cfg = rg::config::load_string(
+      "[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://h\"\n"
+      "forward_headers = [\"x-mock-*\", \"anthropic-beta\"]\n",
+      "t.toml", env_of({}));
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  EXPECT_EQ(cfg->providers[0].forward_headers,
+            (std::vector<std::string>{"x-mock-*", "anthropic-beta"}));
 }
 
 TEST(Validation, DuplicateNames) {

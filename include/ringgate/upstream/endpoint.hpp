@@ -1,0 +1,56 @@
+// An upstream endpoint as every shard sees it: where to connect (resolved by the control thread,
+// at load and periodically, never on a shard) and how to speak to it. The address is published
+// through a seqlock so shards read it without locks while the control thread refreshes it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+
+#include <ringgate/net/socket.hpp>
+
+namespace rg::upstream {
+
+struct endpoint_options {
+  std::string provider;          // configured provider name (logs, metrics)
+  std::string host;              // from base_url
+  uint16_t port = 0;
+  bool tls = false;
+  std::string host_header;       // "host" or "host:port" as sent upstream
+  std::string base_path;         // base_url's path without a trailing slash, e.g. "/v1"
+  uint32_t connect_timeout_ms = 5000;
+  uint32_t first_byte_timeout_ms = 60000;
+  uint32_t idle_timeout_ms = 60000;
+  uint32_t total_timeout_ms = 600000;
+  uint32_t pool_idle_per_shard_max = 64;   // idle keep-alive connections kept per shard
+  uint32_t pool_idle_timeout_ms = 30000;   // an idle pooled connection is closed after this
+};
+
+// Splits "http://host:port/base" / "https://host/base". Errors as text.
+std::expected<endpoint_options, std::string> parse_base_url(std::string_view url);
+
+class endpoint {
+ public:
+  explicit endpoint(endpoint_options opts) noexcept : _opts(std::move(opts)) {}
+  endpoint(const endpoint&) = delete;
+  endpoint& operator=(const endpoint&) = delete;
+
+  const endpoint_options& options() const noexcept { return _opts; }
+
+  // Control thread: resolves host (getaddrinfo, blocking) and publishes the first address.
+  std::expected<void, std::string> resolve();
+  // Any thread: the current address (a consistent copy). False before the first resolve.
+  bool address(net::address& out) const noexcept;
+
+ private:
+  void publish(const net::address& a) noexcept;
+
+  endpoint_options _opts;
+  mutable std::atomic<uint32_t> _seq{0};
+  net::address _addr;
+  std::atomic<bool> _resolved{false};
+};
+
+}  // namespace rg::upstream

@@ -1,0 +1,82 @@
+// Per-shard keep-alive pool for one upstream endpoint. Idle connections keep a recv armed, so a
+// connection the server closed is noticed and dropped while idle; one that dies between the
+// check and the request is reported as `stale` by the caller, who retries once on a fresh one.
+// Invariants: a connection is idle (in the list, watched) or leased (owned by one exchange);
+// it is freed only after its stream has closed.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+
+#include <ringgate/net/stream.hpp>
+#include <ringgate/runtime/block_pool.hpp>
+#include <ringgate/runtime/error.hpp>
+#include <ringgate/runtime/shard.hpp>
+#include <ringgate/runtime/task.hpp>
+#include <ringgate/upstream/endpoint.hpp>
+
+namespace rg::upstream {
+
+class pool;
+
+struct connection {
+  connection(runtime::shard& s, runtime::block_pool& blocks, int fd, pool& p) noexcept
+      : io(s, blocks, fd), owner(p) {}
+  net::stream io;
+  pool& owner;
+  uint32_t uses = 0;       // exchanges started on it (1 = fresh)
+  bool watched = false;    // an idle watcher coroutine is waiting on it
+  bool leased = false;
+  connection* prev = nullptr;
+  connection* next = nullptr;
+};
+
+enum class reuse : uint8_t { keep, close };
+
+struct pool_counters {
+  uint64_t connects = 0;
+  uint64_t connect_errors = 0;
+  uint64_t reuses = 0;
+  uint64_t idle_closed = 0;  // idle connections dropped (server closed, timeout)
+};
+
+class pool {
+ public:
+  pool(runtime::shard& s, runtime::block_pool& input_blocks, const endpoint& ep) noexcept;
+  pool(const pool&) = delete;
+  pool& operator=(const pool&) = delete;
+  ~pool();
+
+  const endpoint& target() const noexcept { return _ep; }
+  // An idle connection if one is healthy, else a new one (connect under connect_timeout_ms).
+  // `fresh_only` skips the idle list (the retry after a stale pooled connection).
+  runtime::task<std::expected<connection*, error>> acquire(bool fresh_only = false);
+  // Gives a leased connection back: kept idle when `r` is keep and the stream is reusable,
+  // otherwise closed (asynchronously) and freed.
+  void release(connection* c, reuse r) noexcept;
+  // Closes every idle connection and stops keeping new ones (drain); leased ones close when
+  // released.
+  void close_idle() noexcept;
+
+  uint32_t idle() const noexcept { return _idle_count; }
+  uint32_t leased() const noexcept { return _leased_count; }
+  const pool_counters& counters() const noexcept { return _counters; }
+
+ private:
+  friend runtime::task<void> watch_idle(pool& p, connection& c);
+  friend runtime::task<void> close_connection(pool& p, connection* c);
+  void unlink_idle(connection& c) noexcept;
+  void retire(connection* c) noexcept;
+
+  runtime::shard& _shard;
+  runtime::block_pool& _blocks;
+  const endpoint& _ep;
+  connection* _idle_head = nullptr;  // most recently used first
+  uint32_t _idle_count = 0;
+  uint32_t _leased_count = 0;
+  uint32_t _closing = 0;
+  bool _draining = false;
+  pool_counters _counters;
+};
+
+}  // namespace rg::upstream

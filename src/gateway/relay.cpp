@@ -1,0 +1,391 @@
+// Zero-copy SSE relay. Upstream bytes arrive in provided buffers that the stream hands over
+// unchanged (hold mode); the relay decodes the upstream framing and finds event boundaries in
+// place, then sends complete events to the client straight from those buffers, framed as one
+// HTTP chunk per send through iovecs. A buffer returns to the ring once every byte of it that
+// the client needs has been sent. Only an event that spans buffers and must be inspected (usage,
+// [DONE]) is copied, into a small scratch.
+// Failure semantics (DESIGN §5): the client never sees half an event; a failed stream ends with
+// an error event, no [DONE], and an unterminated chunked body, and the connection closes.
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <ringgate/http/response.hpp>
+#include <ringgate/http/sse.hpp>
+#include <ringgate/json/writer.hpp>
+#include <ringgate/runtime/clock.hpp>
+#include <ringgate/runtime/log.hpp>
+
+#include "call.hpp"
+
+namespace rg::gateway {
+namespace {
+
+using net::read_status;
+using runtime::ms_to_ns;
+
+constexpr size_t held_max = 64;         // buffers held at once (an event may span them)
+constexpr size_t iov_max = 256;         // iovecs per send
+constexpr size_t event_line_max = 512 * 1024;
+
+struct held_entry {
+  int32_t bid;  // -1: bytes left in the connection's input block after the head
+  uint32_t len;
+};
+
+class relay {
+ public:
+  explicit relay(call_state& c) noexcept : _c(c), _sse(event_line_max) {}
+
+  runtime::task<bool> run();
+
+ private:
+  // Feeds one received segment through framing decode and event scanning.
+  bool process(std::string_view bytes) noexcept;
+  bool scan(std::string_view data) noexcept;
+  bool resume() noexcept;
+  bool out_full() const noexcept { return _out_count + 2 * std::size(_event) + 2 > iov_max; }
+  bool has_rest() const noexcept { return !_rest_data.empty() || !_rest_bytes.empty(); }
+  void finish_event() noexcept;
+  void end_body() noexcept;
+  bool add_piece(std::string_view p) noexcept;
+  runtime::task<bool> flush(std::string_view trailer);
+  void recycle_sent() noexcept;
+  void fail(std::string_view message) noexcept;
+  runtime::task<bool> send_error_event();
+
+  call_state& _c;
+  http::body_decoder _dec;
+  http::sse_scanner _sse;
+  held_entry _held[held_max];
+  size_t _held_count = 0;
+  size_t _leftover = 0;
+  // Pieces of the event being scanned (not yet complete), and of events ready to send.
+  std::string_view _event[64];
+  size_t _event_count = 0;
+  size_t _event_first_held = 0;  // held index where the pending event began
+  bool _event_overflow = false;
+  // _out[0] is reserved for the chunk header; pieces follow; two slots spare for the trailers.
+  iovec _out[iov_max + 3];
+  size_t _out_count = 0;  // pieces, from _out[1]
+  size_t _out_bytes = 0;
+  std::string_view _rest_data;   // decoded payload not yet scanned
+  std::string_view _rest_bytes;  // raw upstream bytes not yet decoded
+  bool _done_seen = false;
+  bool _body_done = false;
+  bool _failed = false;
+  bool _extra_bytes = false;
+  std::string_view _fail_message;
+  char _chunk_head[24];
+};
+
+bool relay::add_piece(std::string_view p) noexcept {
+  if (p.empty()) return true;
+  if (_event_count > 0) {
+    std::string_view& last = _event[_event_count - 1];
+    if (last.data() + last.size() == p.data()) {  // contiguous: extend
+      last = std::string_view(last.data(), last.size() + p.size());
+      return true;
+    }
+  }
+  if (_event_count == std::size(_event)) {
+    _event_overflow = true;
+    return false;
+  }
+  if (_event_count == 0) _event_first_held = _held_count == 0 ? 0 : _held_count - 1;
+  _event[_event_count++] = p;
+  return true;
+}
+
+void relay::finish_event() noexcept {
+  static constexpr std::string_view usage_key = "\"usage\":";
+  size_t null_usage_len = 0;
+  std::string_view text;
+  if (_event_count == 1) {
+    text = _event[0];
+  } else if (!_event_overflow) {
+    size_t total = 0;
+    for (size_t i = 0; i < _event_count; ++i) total += _event[i].size();
+    std::span<char> scratch = _c.h.event_scratch();
+    if (total <= scratch.size()) {
+      size_t off = 0;
+      for (size_t i = 0; i < _event_count; ++i) {
+        std::memcpy(scratch.data() + off, _event[i].data(), _event[i].size());
+        off += _event[i].size();
+      }
+      text = std::string_view(scratch.data(), off);
+    }
+  }
+  bool drop = false;
+  size_t null_usage_at = std::string_view::npos;  // `,"usage":null` to cut when we injected it
+  if (http::sse_is_done(text)) {
+    _done_seen = true;
+  } else if (size_t at = text.find(usage_key); at != std::string_view::npos) {
+    size_t v = at + usage_key.size();
+    while (v < text.size() && (text[v] == ' ' || text[v] == '\t')) ++v;
+    if (v < text.size() && text[v] == '{') {
+      // Only the final chunk carries a usage object: parse that one, and only that one.
+      std::string_view data = http::sse_first_data(text);
+      if (auto u = json::extract_usage_openai(data, _c.h.json_scratch()); u && u->present()) {
+        _c.usage = *u;
+        drop = _c.injected_usage;  // the client did not ask for it: strip it
+      }
+    } else if (_c.injected_usage && at > 0 && text[at - 1] == ',' &&
+               text.substr(v, 4) == "null") {
+      // OpenAI adds "usage":null to every chunk once include_usage is on; the client did not
+      // ask, so it sees the chunks it would have seen without it (two iovecs, no copy).
+      null_usage_at = at - 1;
+      null_usage_len = v + 4 - null_usage_at;
+    }
+  }
+  if (!drop) {
+    // Emit the event's pieces, leaving out [cut_begin, cut_end) of the event's text (the same
+    // offsets whether the text is one piece or was copied together from several).
+    size_t cut_begin = null_usage_at == std::string_view::npos ? SIZE_MAX : null_usage_at;
+    size_t cut_end = cut_begin == SIZE_MAX ? SIZE_MAX : cut_begin + null_usage_len;
+    size_t off = 0;
+    for (size_t i = 0; i < _event_count; ++i) {
+      std::string_view piece = _event[i];
+      size_t p_begin = off, p_end = off + piece.size();
+      off = p_end;
+      auto emit = [&](size_t from, size_t to) {  // piece-relative
+        if (from >= to) return;
+        _out[1 + _out_count++] = {const_cast<char*>(piece.data() + from), to - from};
+        _out_bytes += to - from;
+      };
+      if (cut_end <= p_begin || cut_begin >= p_end) {
+        emit(0, piece.size());
+      } else {
+        emit(0, cut_begin > p_begin ? cut_begin - p_begin : 0);
+        emit(cut_end < p_end ? cut_end - p_begin : piece.size(), piece.size());
+      }
+    }
+    proxy_counters::bump(_c.h.counters().stream_chunks);
+  }
+  _event_count = 0;
+  _event_overflow = false;
+}
+
+bool relay::scan(std::string_view data) noexcept {
+  while (!data.empty()) {
+    http::sse_step st = _sse.step(data);
+    if (st.error.status != 0) {
+      fail("upstream sent an oversized stream event");
+      return false;
+    }
+    if (!add_piece(data.substr(0, st.consumed)) && !st.event_end) {
+      fail("upstream stream event too fragmented");
+      return false;
+    }
+    data.remove_prefix(st.consumed);
+    if (st.event_end) finish_event();
+    if (out_full() && !data.empty()) {
+      _rest_data = data;  // resumed after the next flush
+      return true;
+    }
+  }
+  return true;
+}
+
+// The upstream body is complete: an event whose blank line ended in a lone CR ends here.
+void relay::end_body() noexcept {
+  if (_body_done) return;
+  _body_done = true;
+  if (_sse.finish_eof().event_end) finish_event();
+}
+
+// Stops early (saving the rest in _rest_data / _rest_bytes, still inside the last held buffer)
+// when the iovec array is nearly full; resume() continues after the flush.
+bool relay::process(std::string_view bytes) noexcept {
+  while (!bytes.empty() && !_body_done) {
+    if (out_full()) {
+      _rest_bytes = bytes;
+      return true;
+    }
+    http::body_step st = _dec.step(bytes);
+    if (st.error.status != 0) {
+      fail("upstream sent an invalid chunked stream");
+      return false;
+    }
+    bytes.remove_prefix(st.consumed);
+    if (!st.data.empty() && !scan(st.data)) return false;
+    if (!_rest_data.empty()) {
+      _rest_bytes = bytes;
+      return true;
+    }
+    if (_dec.done()) end_body();
+    if (st.consumed == 0) break;
+  }
+  if (_body_done && !bytes.empty()) _extra_bytes = true;  // never pool such a connection
+  return true;
+}
+
+// Continues a segment that process() left unfinished. True when nothing is left of it.
+bool relay::resume() noexcept {
+  if (!_rest_data.empty()) {
+    std::string_view d = std::exchange(_rest_data, {});
+    if (!scan(d)) return true;
+    if (!_rest_data.empty()) return false;
+    if (_dec.done()) end_body();
+  }
+  if (!_rest_bytes.empty()) {
+    std::string_view b = std::exchange(_rest_bytes, {});
+    if (!process(b)) return true;
+  }
+  return _rest_data.empty() && _rest_bytes.empty();
+}
+
+void relay::fail(std::string_view message) noexcept {
+  if (_failed) return;
+  _failed = true;
+  _fail_message = message;
+}
+
+runtime::task<bool> relay::flush(std::string_view trailer) {
+  bool http10 = _c.ex.head().ver == http::version::http10;
+  if (_out_bytes == 0 && trailer.empty()) co_return true;
+  size_t first = 1;
+  size_t end = 1 + _out_count;
+  if (_out_bytes > 0 && !http10) {
+    _out[0] = {_chunk_head, http::chunk_header(_out_bytes, _chunk_head)};
+    first = 0;
+    _out[end++] = {const_cast<char*>(http::chunk_trailer.data()), http::chunk_trailer.size()};
+  }
+  if (!trailer.empty() && !http10) _out[end++] = {const_cast<char*>(trailer.data()), trailer.size()};
+  proxy_counters::bump(_c.h.counters().stream_bytes, _out_bytes);
+  _out_count = 0;
+  _out_bytes = 0;
+  int rc = co_await _c.ex.send(std::span<iovec>(_out + first, end - first));
+  if (rc < 0) {
+    _c.client_gone = true;
+    proxy_counters::bump(_c.h.counters().client_disconnects);
+    co_return false;
+  }
+  co_return true;
+}
+
+// Gives back every held buffer the pending (incomplete) event does not still reference.
+void relay::recycle_sent() noexcept {
+  size_t keep_from = _event_count > 0 ? _event_first_held : _held_count;
+  if (has_rest() && _held_count > 0) keep_from = std::min(keep_from, _held_count - 1);
+  for (size_t i = 0; i < keep_from; ++i) {
+    if (_held[i].bid >= 0) _c.conn->io.recycle(uint16_t(_held[i].bid));
+  }
+  std::memmove(_held, _held + keep_from, (_held_count - keep_from) * sizeof(held_entry));
+  _held_count -= keep_from;
+  _event_first_held = 0;
+}
+
+runtime::task<bool> relay::send_error_event() {
+  char body[512];
+  size_t n = http::openai_error_body(std::span<char>(body), _fail_message, "upstream_error",
+                                     "upstream_stream_error");
+  char event[640];
+  int len = snprintf(event, sizeof(event), "data: %.*s\n\n", int(n), body);
+  _out[1] = {event, size_t(len)};
+  _out_count = 1;
+  _out_bytes = size_t(len);
+  co_return co_await flush({});
+}
+
+runtime::task<bool> relay::run() {
+  auto& io = _c.conn->io;
+  const auto& opts = _c.route.provider->ep->options();
+  proxy_counters::bump(_c.h.counters().streams);
+  _dec.start(_c.meta.body, _c.meta.content_length, UINT64_MAX);
+
+  // The client's head: chunked (or close-delimited for HTTP/1.0), sent at once.
+  bool http10 = _c.ex.head().ver == http::version::http10;
+  if (http10) _c.ex.force_close();
+  char extra[256];
+  std::string_view lines =
+      response_header_lines(_c, extra, sizeof(extra), "cache-control: no-cache\r\n");
+  _c.ex.out().head(200, "text/event-stream", http10 ? std::optional<uint64_t>(0) : std::nullopt,
+                   _c.ex.mode(), _c.ex.head().ver, lines);
+  if (http10) {
+    // HTTP/1.0 has no chunked coding: the body ends when the connection closes.
+    _c.ex.out().clear();
+    _c.ex.out().raw("HTTP/1.0 200 OK\r\ncontent-type: text/event-stream\r\n");
+    _c.ex.out().raw(lines);
+    _c.ex.out().raw("\r\n");
+  }
+  int flushed = co_await _c.ex.flush();
+  if (flushed != 0) {
+    _c.client_gone = true;
+    co_return false;
+  }
+
+  // Bytes that arrived with the head sit in the input block; process them in place first.
+  _leftover = io.input().size();
+  if (_leftover > 0) {
+    _held[_held_count++] = {-1, uint32_t(_leftover)};
+    process(io.input());
+  }
+  io.set_rx_mode(net::stream::rx_mode::hold);
+  for (;;) {
+    net::stream::rx_buffer b;
+    bool drained = resume();
+    while (drained && !_failed && !_body_done && _held_count < held_max && io.pop_buffer(b)) {
+      _held[_held_count++] = {int32_t(b.bid), b.len};
+      process(std::string_view(b.data, b.len));
+      if (has_rest()) break;
+    }
+    if (_held_count == held_max && _event_count > 0) fail("upstream stream event too large");
+    if (_failed) break;
+    std::string_view trailer = _body_done && _done_seen ? http::last_chunk : std::string_view{};
+    bool sent = co_await flush(trailer);
+    if (!sent) break;
+    recycle_sent();
+    if (_body_done && !has_rest()) break;
+    if (io.buffers_queued() > 0 || has_rest()) continue;
+    uint64_t deadline =
+        std::min(_c.total_deadline_ns, _c.h.shard().now_ns() + ms_to_ns(opts.idle_timeout_ms));
+    read_status rs = co_await io.read_more(deadline);
+    if (rs == read_status::data) continue;
+    if (_c.client_gone || rs == read_status::cancelled) break;
+    if (rs == read_status::eof) {
+      if (_dec.finish_eof().done) {
+        end_body();
+        continue;
+      }
+      fail("upstream closed the stream before it ended");
+    } else if (rs == read_status::timeout) {
+      fail("upstream stream stalled");
+    } else {
+      fail("upstream connection failed mid-stream");
+    }
+    break;
+  }
+  if (!_failed && !_c.client_gone && _body_done && !_done_seen) {
+    fail("upstream ended the stream without its terminator");
+  }
+  if (_failed && !_c.client_gone) {
+    proxy_counters::bump(_c.h.counters().stream_failures);
+    log::warn("upstream stream failed", {{"provider", _c.route.provider->name},
+                                         {"error", _fail_message},
+                                         {"request_id", _c.request_id_view()}});
+    _out_count = 0;  // complete events already queued are dropped with the failure
+    _out_bytes = 0;
+    co_await send_error_event();
+  }
+  if (_failed || _c.client_gone) _c.ex.force_close();
+  // Release everything we still hold.
+  _rest_data = {};
+  _rest_bytes = {};
+  _event_count = 0;
+  _event_first_held = 0;
+  recycle_sent();
+  net::stream::rx_buffer b;
+  while (io.pop_buffer(b)) io.recycle(b.bid);
+  io.consume(_leftover);
+  co_return !_failed && !_c.client_gone && _body_done && !_extra_bytes;
+}
+
+}  // namespace
+
+runtime::task<bool> relay_stream(call_state& c) {
+  relay r(c);
+  co_return co_await r.run();
+}
+
+}  // namespace rg::gateway

@@ -1,0 +1,140 @@
+// Upstream keep-alive pool (see pool.hpp).
+#include <ringgate/upstream/pool.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <ringgate/runtime/clock.hpp>
+#include <ringgate/runtime/io_call.hpp>
+#include <ringgate/runtime/log.hpp>
+
+namespace rg::upstream {
+
+runtime::task<void> close_connection(pool& p, connection* c) {
+  ++p._closing;
+  co_await c->io.close();
+  --p._closing;
+  delete c;
+}
+
+// Waits on an idle connection: anything but being leased (EOF, stray bytes, an error, the idle
+// timeout) ends it. Leasing interrupts the wait without touching the stream.
+runtime::task<void> watch_idle(pool& p, connection& c) {
+  c.watched = true;
+  uint64_t deadline = p._shard.now_ns() + runtime::ms_to_ns(p._ep.options().pool_idle_timeout_ms);
+  co_await c.io.read_more(deadline);
+  c.watched = false;
+  if (c.leased) co_return;
+  p.unlink_idle(c);
+  ++p._counters.idle_closed;
+  runtime::spawn(close_connection(p, &c));
+}
+
+pool::pool(runtime::shard& s, runtime::block_pool& input_blocks, const endpoint& ep) noexcept
+    : _shard(s), _blocks(input_blocks), _ep(ep) {}
+
+pool::~pool() {
+  // The owner drains the pool (close_idle, leases returned) before the shard stops; anything left
+  // here is a bug, and freeing it would leave the kernel a dangling pointer.
+  if (_idle_count || _leased_count || _closing) {
+    log::error("upstream pool destroyed while in use",
+               {{"provider", _ep.options().provider}, {"idle", _idle_count},
+                {"leased", _leased_count}});
+  }
+}
+
+void pool::unlink_idle(connection& c) noexcept {
+  if (c.prev) c.prev->next = c.next;
+  if (c.next) c.next->prev = c.prev;
+  if (_idle_head == &c) _idle_head = c.next;
+  c.prev = c.next = nullptr;
+  --_idle_count;
+}
+
+runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) {
+  while (!fresh_only && _idle_head) {
+    connection* c = _idle_head;
+    unlink_idle(*c);
+    c->leased = true;
+    if (c->watched) c->io.interrupt_reader();  // the watcher sees `leased` and returns
+    if (!c->io.reusable()) {
+      c->leased = false;
+      ++_counters.idle_closed;
+      runtime::spawn(close_connection(*this, c));
+      continue;
+    }
+    ++c->uses;
+    ++_leased_count;
+    ++_counters.reuses;
+    co_return c;
+  }
+  net::address addr;
+  if (!_ep.address(addr)) {
+    co_return std::unexpected(error{error_kind::io, error_source::upstream, true, EHOSTUNREACH,
+                                    "upstream address not resolved"});
+  }
+  int fd = ::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    co_return std::unexpected(error{error_kind::io, error_source::gateway, true, errno, "socket"});
+  }
+  net::set_nodelay(fd);
+  runtime::io_call call(_shard);
+  io_uring_prep_connect(call.sqe(), fd, addr.sa(), addr.len);
+  int res;
+  bool timed_out;
+  {
+    runtime::deadline_guard guard(
+        _shard, call, _shard.now_ns() + runtime::ms_to_ns(_ep.options().connect_timeout_ms));
+    res = co_await call;
+    timed_out = guard.fired();
+  }
+  ++_counters.connects;
+  if (res < 0) {
+    ::close(fd);
+    ++_counters.connect_errors;
+    if (timed_out) {
+      co_return std::unexpected(
+          error{error_kind::timeout, error_source::upstream, true, ETIMEDOUT, "connect"});
+    }
+    co_return std::unexpected(error{error_kind::io, error_source::upstream, true, -res, "connect"});
+  }
+  auto* c = new connection(_shard, _blocks, fd, *this);
+  c->leased = true;
+  c->uses = 1;
+  ++_leased_count;
+  co_return c;
+}
+
+void pool::release(connection* c, reuse r) noexcept {
+  --_leased_count;
+  c->leased = false;
+  c->io.set_rx_mode(net::stream::rx_mode::copy);
+  if (r == reuse::keep && !_draining && c->io.reusable() &&
+      _idle_count < _ep.options().pool_idle_per_shard_max) {
+    c->prev = nullptr;
+    c->next = _idle_head;
+    if (_idle_head) _idle_head->prev = c;
+    _idle_head = c;
+    ++_idle_count;
+    c->io.release_input_if_empty();
+    runtime::spawn(watch_idle(*this, *c));
+    return;
+  }
+  runtime::spawn(close_connection(*this, c));
+}
+
+void pool::close_idle() noexcept {
+  _draining = true;
+  while (_idle_head) {
+    connection* c = _idle_head;
+    unlink_idle(*c);
+    c->leased = true;  // so the watcher returns without closing it again
+    if (c->watched) c->io.interrupt_reader();
+    c->leased = false;
+    runtime::spawn(close_connection(*this, c));
+  }
+}
+
+}  // namespace rg::upstream

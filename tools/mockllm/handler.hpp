@@ -1,0 +1,35 @@
+// mockllm's per-shard request handler: routes the OpenAI and Anthropic endpoints and the /mock/*
+// control endpoints. Each shard has its own JSON parser and block pool, so a request shares
+// nothing with other shards but the stats counters.
+#pragma once
+
+#include <cstdint>
+
+#include <ringgate/httpd/exchange.hpp>
+#include <ringgate/runtime/block_pool.hpp>
+
+#include "mock.hpp"
+#include "request.hpp"
+#include "stats.hpp"
+
+namespace rg::mockllm {
+
+class shard_handler final : public httpd::handler {
+ public:
+  shard_handler(const options& opts, stats& st, uint32_t shard_index, uint32_t shard_count);
+  runtime::task<void> handle(httpd::exchange& ex) override;
+
+ private:
+  runtime::task<void> serve_api(httpd::exchange& ex, route r);
+  runtime::task<void> serve_control(httpd::exchange& ex, std::string_view path);
+
+  const options& _opts;
+  stats& _stats;
+  uint32_t _index;
+  uint32_t _count;
+  uint64_t _served = 0;  // ids: _served * _count + _index + 1 is unique across shards
+  json_reader _json;
+  runtime::block_pool _blocks;
+};
+
+}  // namespace rg::mockllm
