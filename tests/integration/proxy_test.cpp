@@ -376,5 +376,19 @@ TEST_F(proxy_test, sequential_requests_reuse_one_upstream_connection) {
   EXPECT_LE(mock_stat("connections_accepted") - before, 2u);
 }
 
+TEST_F(proxy_test, pooled_connection_closed_by_the_server_costs_no_error) {
+  client c;
+  ASSERT_TRUE(c.connect(s_gw->port()));
+  for (int i = 0; i < 20; ++i) {
+    // Every answer is keep-alive, then the server closes: each next request finds (or races with)
+    // a dead pooled connection.
+    ASSERT_TRUE(c.send(post_request("/v1/chat/completions", chat_body,
+                                    "x-mock-fault: close-after-response\r\n")));
+    auto r = c.read_response(10s);
+    ASSERT_TRUE(r) << c.last_error();
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+}
+
 }  // namespace
 }  // namespace rg::itest

@@ -123,6 +123,11 @@ runtime::task<void> shard_handler::serve_api(httpd::exchange& ex, route r) {
     default:
       break;
   }
+  if (p.what == fault::close_after_response) {
+    // The answer said keep-alive; closing now leaves the client a stale pooled connection.
+    _stats.on_fault(_index);
+    ex.force_close();
+  }
 }
 
 runtime::task<void> shard_handler::serve_control(httpd::exchange& ex, std::string_view path) {

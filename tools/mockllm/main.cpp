@@ -46,7 +46,7 @@ constexpr std::string_view usage_text =
     "GET /v1/models, GET /mock/stats, POST /mock/reset. Faults per request: x-mock-status,\n"
     "x-mock-retry-after[-ms], x-mock-error-body, x-mock-fault (close-before-headers,\n"
     "delay-headers:MS, reset-after:K, stall-after:K, eof-after:K, close-after:K,\n"
-    "malformed-json, oversized-line:BYTES).\n";
+    "close-after-response, malformed-json, oversized-line:BYTES).\n";
 
 struct cli {
   config::server_config server;

@@ -31,6 +31,7 @@ enum class fault : uint8_t {
   close_after,           // K content events, then FIN without ending the chunked body
   malformed_json,        // a body / an event that is not JSON
   oversized_line,        // one data line of `fault_arg` bytes
+  close_after_response,  // a whole keep-alive answer, then the connection is closed
 };
 
 // Whether a fault ends the answer after `fault_arg` content events.

@@ -159,6 +159,10 @@ std::string_view read_fault(std::string_view v, plan& p) noexcept {
     p.what = fault::close_before_headers;
     return {};
   }
+  if (v == "close-after-response") {
+    p.what = fault::close_after_response;
+    return {};
+  }
   if (v == "malformed-json") {
     p.what = fault::malformed_json;
     return {};
