@@ -89,6 +89,41 @@ TEST(lifecycle, idle_keep_alive_connection_is_closed_after_keepalive_idle_ms) {
   EXPECT_EQ(s->stop(), 0) << s->proc().err_text();
 }
 
+TEST(lifecycle, connections_over_the_per_shard_limit_are_closed) {
+  server_options opts;
+  opts.shards = 1;
+  opts.config_toml = "[server.limits]\nconnections_per_shard_max = 2\n";
+  auto s = server::start(opts);
+  ASSERT_NE(s, nullptr);
+  client a, b, c;
+  for (client* k : {&a, &b}) {
+    ASSERT_TRUE(k->connect(s->port()));
+    ASSERT_TRUE(k->send(get_request("/health")));
+    auto r = k->read_response();
+    ASSERT_TRUE(r) << k->last_error();
+    EXPECT_EQ(r->status, 200);
+  }
+  ASSERT_TRUE(c.connect(s->port()));  // the kernel accepts; ringgate closes it at once
+  EXPECT_TRUE(c.wait_closed(3s)) << "third connection not shed: " << c.last_error();
+  EXPECT_TRUE(c.buffered().empty()) << c.buffered();
+  ASSERT_TRUE(a.send(get_request("/health")));  // the first two are untouched
+  auto r = a.read_response();
+  ASSERT_TRUE(r) << a.last_error();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(s->stop(), 0) << s->proc().err_text();
+}
+
+TEST(lifecycle, slow_body_gets_408_at_the_body_deadline) {
+  auto s = start_with("[server.timeouts]\nbody_read_ms = 300\n");
+  ASSERT_NE(s, nullptr);
+  client c;
+  ASSERT_TRUE(c.connect(s->port()));
+  ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345"));
+  EXPECT_TRUE(c.wait_closed(5s)) << c.last_error();
+  EXPECT_TRUE(c.buffered().starts_with("HTTP/1.1 408")) << c.buffered();
+  EXPECT_EQ(s->stop(), 0) << s->proc().err_text();
+}
+
 TEST(lifecycle, requests_per_connection_max_closes_after_the_last_one) {
   auto s = start_with("[server.limits]\nrequests_per_connection_max = 2\n");
   ASSERT_NE(s, nullptr);
