@@ -13,49 +13,13 @@
 #include <ringgate/runtime/log.hpp>
 
 #include "call.hpp"
+#include "headers.hpp"
 
 namespace rg::gateway {
 namespace {
 
 using net::read_status;
 using runtime::ms_to_ns;
-
-// Client headers forwarded upstream. Everything else — hop-by-hop headers, Expect, Upgrade, the
-// client's credentials, cookies, encodings we could not scan — stays behind.
-constexpr std::string_view forwarded_headers[] = {"accept", "user-agent", "openai-beta"};
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x + 32);
-    if (y >= 'A' && y <= 'Z') y = char(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-// Headers the gateway writes itself: never copied from the client, whatever the config says.
-constexpr std::string_view own_headers[] = {"host", "content-type", "content-length",
-                                            "accept-encoding", "x-request-id", "authorization",
-                                            "connection", "transfer-encoding"};
-
-bool forwarded(const provider_route& p, std::string_view name) noexcept {
-  for (std::string_view own : own_headers) {
-    if (iequals(name, own)) return false;
-  }
-  for (std::string_view allowed : forwarded_headers) {
-    if (iequals(name, allowed)) return true;
-  }
-  for (const auto& rule : p.forward) {
-    if (rule.prefix ? istarts_with(name, rule.name) : iequals(name, rule.name)) return true;
-  }
-  return false;
-}
 
 bool valid_request_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > 128) return false;
@@ -109,7 +73,7 @@ size_t build_upstream_head(call_state& c, size_t body_bytes, char* buf, size_t c
   const auto& head = c.ex.head();
   for (size_t i = 0; i < head.header_count; ++i) {
     const http::header& h = head.headers[i];
-    if (forwarded(*c.route.provider, h.name)) w.header(h.name, h.value);
+    if (forwarded_header(c.route.provider->forward, h.name)) w.header(h.name, h.value);
   }
   w.end_head();
   return w.ok() ? w.size() : 0;

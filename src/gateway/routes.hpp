@@ -14,6 +14,8 @@
 #include <ringgate/config/config.hpp>
 #include <ringgate/upstream/endpoint.hpp>
 
+#include "headers.hpp"
+
 namespace rg::gateway {
 
 struct provider_route {
@@ -24,10 +26,6 @@ struct provider_route {
   // never logged.
   std::string header_lines;
   // Extra client headers forwarded (lowercase names; `prefix` when configured with a trailing *).
-  struct forward_rule {
-    std::string name;
-    bool prefix = false;
-  };
   std::vector<forward_rule> forward;
 };
 
