@@ -90,3 +90,80 @@ machine_json() {
 
 bench_host() { hostname -s 2>/dev/null || hostname; }
 cpu_model() { awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo; }
+
+# stop_pid PID: TERM, then KILL after 5 s; waits for it.
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# start_mockllm MOCK CPU LOG ARG...: starts mockllm (1 shard, on 127.0.0.1 at a free port, pinned
+# to CPU, stderr to LOG, the ARGs appended) and waits until it answers; sets MOCKLLM_PORT and
+# MOCKLLM_PID.
+start_mockllm() {
+  local mock=$1 cpu=$2 log=$3
+  shift 3
+  MOCKLLM_PORT=$(free_port)
+  taskset -c "$cpu" "$mock" --listen "127.0.0.1:$MOCKLLM_PORT" --shards 1 --log-level warn "$@" \
+    2>"$log" &
+  MOCKLLM_PID=$!
+  PIDS+=("$MOCKLLM_PID")
+  wait_http "http://127.0.0.1:$MOCKLLM_PORT/v1/models" "$MOCKLLM_PID" "$log" 200
+}
+
+# with_children PID...: the PIDs and their child processes (nginx's workers), one a line.
+with_children() {
+  local pid
+  for pid in "$@"; do
+    echo "$pid"
+    pgrep -P "$pid" || true
+  done
+}
+
+# cpu_ns PID...: CPU time in nanoseconds of the PIDs and their children, every thread: the sum of
+# the first field of /proc/PID/task/TID/schedstat (the scheduler's run time, ns resolution), or,
+# when the kernel has no schedstat, utime + stime in clock ticks converted to ns. Threads that
+# exited between two readings drop out of the schedstat sum: the servers measured here keep theirs.
+cpu_ns() {
+  local pid total=0 ns f
+  if [[ ! -r /proc/self/schedstat ]]; then
+    echo $(($(cpu_ticks "$@") * 1000000000 / $(getconf CLK_TCK)))
+    return
+  fi
+  for pid in $(with_children "$@"); do
+    for f in /proc/"$pid"/task/*/schedstat; do
+      read -r ns _ 2>/dev/null <"$f" || continue
+      total=$((total + ns))
+    done
+  done
+  echo "$total"
+}
+
+# status_kb FIELD PID...: a /proc/PID/status field in kB (VmRSS, VmHWM, …) summed over the PIDs
+# and their children (nginx: master + workers). 0 for a process that is gone.
+status_kb() {
+  local field=$1 pid total=0 v
+  shift
+  for pid in $(with_children "$@"); do
+    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+
+# raise_nofile N: raises the soft open-files limit of this shell and the processes it starts to
+# N, or to the hard limit when that is lower (then with a warning: an unprivileged container
+# cannot raise its hard limit).
+raise_nofile() {
+  local want=$1 hard
+  hard=$(ulimit -Hn)
+  [[ $hard == unlimited ]] || ((hard >= want)) || ulimit -Hn "$want" 2>/dev/null || true
+  hard=$(ulimit -Hn)
+  if [[ $hard != unlimited ]] && ((hard < want)); then
+    warn "open-files hard limit is $hard (wanted $want); using $hard"
+    want=$hard
+  fi
+  ulimit -Sn "$want"
+}
