@@ -69,7 +69,7 @@ class validator {
 
   void run(const config& c) {
     listen(c.server.listen, "server.listen");
-    listen(c.admin.listen, "admin.listen");
+    if (c.admin.listen != "off") listen(c.admin.listen, "admin.listen");
     if (!c.server.tls_cert.empty() && c.server.tls_key.empty()) {
       fail("server.tls_key", "required when server.tls_cert is set");
     }

@@ -1,7 +1,10 @@
-// Wires the configuration to the routing table and the data listener (see gateway.hpp).
+// Wires the configuration to the routing table, the metrics, the data listener and the admin
+// listener (see gateway.hpp).
 #include <ringgate/gateway/gateway.hpp>
 
+#include "admin.hpp"
 #include "handler.hpp"
+#include "metrics.hpp"
 #include "routes.hpp"
 
 namespace rg::gateway {
@@ -9,16 +12,49 @@ namespace rg::gateway {
 gateway::gateway(config::config cfg)
     : _cfg(std::make_unique<const config::config>(std::move(cfg))),
       _data(_cfg->server, [this](runtime::shard& s, uint32_t) {
-        return std::unique_ptr<httpd::handler>(std::make_unique<shard_handler>(s, *_cfg, *_routes));
+        std::unique_ptr<httpd::handler> admin;
+        if (_cfg->admin.expose_on_data) {
+          admin = std::make_unique<admin_handler>(*_metrics, *_cfg, *_routes);
+        }
+        return std::unique_ptr<httpd::handler>(
+            std::make_unique<shard_handler>(s, *_cfg, *_routes, _metrics.get(), std::move(admin)));
       }) {}
 
-gateway::~gateway() = default;
+gateway::~gateway() {
+  if (_admin) stop_admin();
+}
 
 std::expected<void, std::string> gateway::start() {
   auto routes = route_table::build(*_cfg);
   if (!routes) return std::unexpected(routes.error());
   _routes = std::move(*routes);
-  return _data.start();
+  uint32_t shards =
+      _cfg->server.shards ? _cfg->server.shards : uint32_t(httpd::affinity_cpus().size());
+  _metrics = std::make_unique<gateway_metrics>(*_routes, shards, _data);
+  if (auto started = _data.start(); !started) return started;
+  if (_cfg->admin.listen == "off") return {};
+  config::server_config a;
+  a.listen = _cfg->admin.listen;
+  a.shards = 1;
+  a.drain_timeout_ms = 1000;
+  _admin = std::make_unique<httpd::http_server>(a, [this](runtime::shard&, uint32_t) {
+    return std::unique_ptr<httpd::handler>(
+        std::make_unique<admin_handler>(*_metrics, *_cfg, *_routes));
+  });
+  if (auto started = _admin->start(); !started) {
+    _admin.reset();
+    _data.begin_drain();
+    _data.wait();
+    return std::unexpected("admin listener: " + started.error());
+  }
+  return {};
+}
+
+void gateway::stop_admin() {
+  if (!_admin) return;
+  _admin->begin_drain();
+  _admin->wait();
+  _admin.reset();
 }
 
 void gateway::refresh_dns() {

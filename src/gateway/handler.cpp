@@ -28,10 +28,13 @@ constexpr size_t upstream_block_bytes = 64 * 1024;  // an upstream response head
 }  // namespace
 
 shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
-                             const route_table& routes)
+                             const route_table& routes, gateway_metrics* metrics,
+                             std::unique_ptr<httpd::handler> admin)
     : _shard(s),
       _cfg(cfg),
       _routes(routes),
+      _metrics(metrics),
+      _admin(std::move(admin)),
       _upstream_blocks(upstream_block_bytes, 256),
       _body_blocks(64 * 1024, 256),
       _id_salt(runtime::monotonic_ns() ^ (uint64_t(s.id()) << 56)) {
@@ -57,20 +60,42 @@ void shard_handler::make_request_id(char out[32]) noexcept {
 }
 
 runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
+  if (!_metrics) {
+    exchange_note ignored;
+    co_await dispatch(ex, ignored);
+    co_return;
+  }
+  const uint64_t started_ns = runtime::monotonic_ns();
+  ex.out().forget_status();
+  exchange_note note;
+  _metrics->begin(_shard.id());
+  co_await dispatch(ex, note);
+  _metrics->end(_shard.id(), note, ex.out().last_status(), runtime::monotonic_ns() - started_ns);
+}
+
+runtime::task<void> shard_handler::dispatch(httpd::exchange& ex, exchange_note& note) {
   std::string_view path = ex.head().path();
   if (path == "/health" || path == "/ready") {
+    note.ep = path == "/health" ? endpoint::health : endpoint::ready;
     health(ex, path);
     co_return;
   }
   if (path == "/v1/chat/completions" || path == "/v1/embeddings") {
+    bool chat = path == "/v1/chat/completions";
+    note.ep = chat ? endpoint::chat : endpoint::embeddings;
     if (ex.head().meth != http::method::post) {
       ex.error(405, "method not allowed", "method_not_allowed", "allow: POST\r\n");
       co_return;
     }
-    co_await proxy(*this, ex, path == "/v1/chat/completions" ? api::chat : api::embeddings);
+    co_await proxy(*this, ex, chat ? api::chat : api::embeddings, note);
+    co_return;
+  }
+  if (_admin && (path == "/metrics" || path.starts_with("/admin/"))) {
+    co_await _admin->handle(ex);
     co_return;
   }
   if (path == "/v1/models") {
+    note.ep = endpoint::models;
     if (ex.head().meth != http::method::get && ex.head().meth != http::method::head) {
       ex.error(405, "method not allowed", "method_not_allowed", "allow: GET, HEAD\r\n");
       co_return;

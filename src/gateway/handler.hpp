@@ -13,6 +13,7 @@
 #include <ringgate/runtime/shard.hpp>
 #include <ringgate/upstream/pool.hpp>
 
+#include "metrics.hpp"
 #include "routes.hpp"
 
 namespace rg::gateway {
@@ -30,7 +31,10 @@ struct proxy_counters {
 
 class shard_handler final : public httpd::handler {
  public:
-  shard_handler(runtime::shard& s, const config::config& cfg, const route_table& routes);
+  // `metrics` may be null (no metrics); `admin` answers /metrics and /admin/* on this listener
+  // when admin.expose_on_data is set (null otherwise).
+  shard_handler(runtime::shard& s, const config::config& cfg, const route_table& routes,
+                gateway_metrics* metrics, std::unique_ptr<httpd::handler> admin);
   ~shard_handler() override;
   runtime::task<void> handle(httpd::exchange& ex) override;
   void drain() noexcept override;
@@ -38,6 +42,7 @@ class shard_handler final : public httpd::handler {
   runtime::shard& shard() noexcept { return _shard; }
   const config::config& cfg() const noexcept { return _cfg; }
   const route_table& routes() const noexcept { return _routes; }
+  gateway_metrics* metrics() noexcept { return _metrics; }
   upstream::pool& pool_for(const provider_route& p) noexcept {
     return *_pools[size_t(&p - _routes.providers().data())];
   }
@@ -50,9 +55,13 @@ class shard_handler final : public httpd::handler {
   void make_request_id(char out[32]) noexcept;
 
  private:
+  runtime::task<void> dispatch(httpd::exchange& ex, exchange_note& note);
+
   runtime::shard& _shard;
   const config::config& _cfg;
   const route_table& _routes;
+  gateway_metrics* _metrics;
+  std::unique_ptr<httpd::handler> _admin;
   runtime::block_pool _upstream_blocks;
   runtime::block_pool _body_blocks;
   std::vector<std::unique_ptr<upstream::pool>> _pools;

@@ -14,6 +14,7 @@
 
 #include "call.hpp"
 #include "headers.hpp"
+#include "metrics.hpp"
 
 namespace rg::gateway {
 namespace {
@@ -256,11 +257,12 @@ std::string_view response_header_lines(call_state& c, char* buf, size_t cap,
   return n > 0 && size_t(n) < cap ? std::string_view(buf, size_t(n)) : std::string_view{};
 }
 
-runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind) {
+runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, exchange_note& note) {
   call_state c(h, ex, kind);
   c.started_ns = h.shard().now_ns();
   assign_request_id(c);
   if (!route_request(c)) co_return;
+  if (h.metrics()) note.model_slot = h.metrics()->model_slot(c.route);
   const auto& opts = c.route.provider->ep->options();
   c.total_deadline_ns = c.started_ns + ms_to_ns(opts.total_timeout_ms);
 

@@ -11,9 +11,10 @@
 namespace rg::gateway {
 
 class shard_handler;
+struct exchange_note;
 
 enum class api : uint8_t { chat, embeddings };
 
-runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind);
+runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, exchange_note& note);
 
 }  // namespace rg::gateway

@@ -30,11 +30,11 @@ struct provider_route {
 };
 
 struct model_route {
-  std::string name;               // public name
-  uint32_t provider = 0;          // index into providers
+  std::string name;       // public name
+  uint32_t provider = 0;  // index into providers
   std::string upstream_model;
-  std::string quoted_upstream;    // JSON string token, e.g. "\"gpt-4o-mini\""
-  bool rewrite = false;           // upstream model differs from the public name
+  std::string quoted_upstream;  // JSON string token, e.g. "\"gpt-4o-mini\""
+  bool rewrite = false;         // upstream model differs from the public name
   config::model_price price;
 };
 
@@ -42,7 +42,7 @@ struct model_route {
 struct resolved_model {
   const provider_route* provider = nullptr;
   std::string_view upstream_model;
-  std::string_view quoted_upstream;  // empty: no rewrite
+  std::string_view quoted_upstream;    // empty: no rewrite
   const model_route* model = nullptr;  // null for the provider/model form
 };
 
@@ -56,6 +56,7 @@ class route_table {
   resolved_model resolve(std::string_view model, std::span<char> quote_scratch) const noexcept;
 
   const std::vector<provider_route>& providers() const noexcept { return _providers; }
+  const std::vector<model_route>& models() const noexcept { return _models; }
   // GET /v1/models body, rendered once.
   std::string_view models_json() const noexcept { return _models_json; }
   // Re-resolves every provider host (control thread, periodically).

@@ -32,6 +32,7 @@ bool response_buffer::respond(uint16_t status, std::string_view content_type,
 bool response_buffer::head(uint16_t status, std::string_view content_type,
                            std::optional<uint64_t> content_length, close_mode mode,
                            http::version ver, std::string_view extra_headers) noexcept {
+  _last_status = status;
   http::response_writer w(std::span<char>(_buf + _len, capacity - _len));
   w.status_line(status).header("content-type", content_type);
   if (content_length) {

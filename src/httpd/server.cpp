@@ -163,6 +163,19 @@ std::vector<uint64_t> http_server::heartbeats() const {
   return beats;
 }
 
+std::vector<std::pair<uint64_t, uint64_t>> http_server::loop_figures() const {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (auto& s : _shards) {
+    shard_listener* srv = s.load(std::memory_order_acquire);
+    if (srv) {
+      out.emplace_back(srv->shard().published_turns(), srv->shard().published_completions());
+    } else {
+      out.emplace_back(0, 0);
+    }
+  }
+  return out;
+}
+
 server_counters http_server::counters() const {
   server_counters t;
   for (auto& s : _shards) {

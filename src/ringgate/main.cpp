@@ -28,6 +28,8 @@ constexpr std::string_view usage_text =
     "\n"
     "  --config FILE        configuration file (TOML); built-in defaults when omitted\n"
     "  --listen ADDR:PORT   data listener, overrides server.listen (port 0 = ephemeral)\n"
+    "  --admin-listen A     admin listener (/metrics, /admin/*), overrides admin.listen;\n"
+    "                       ADDR:PORT (port 0 = ephemeral) or off\n"
     "  --shards N           shard threads, overrides server.shards (0 = one per CPU)\n"
     "  --log-level L        debug | info | warn | error (overrides log.level)\n"
     "  --log-format F       json | text (overrides log.format)\n"
@@ -38,6 +40,7 @@ constexpr std::string_view usage_text =
 struct cli {
   std::optional<std::string> config_file;
   std::optional<std::string> listen;
+  std::optional<std::string> admin_listen;
   std::optional<uint32_t> shards;
   std::optional<rg::config::log_level> level;
   std::optional<rg::config::log_format> format;
@@ -87,6 +90,12 @@ std::optional<std::string> parse_cli(int argc, char** argv, cli& out) {
       if (!need(v)) return "--listen needs ADDR:PORT";
       if (auto l = rg::config::parse_listen(v); !l) return "--listen: " + l.error();
       out.listen = std::string(v);
+    } else if (a == "--admin-listen") {
+      if (!need(v)) return "--admin-listen needs ADDR:PORT or off";
+      if (v != "off") {
+        if (auto l = rg::config::parse_listen(v); !l) return "--admin-listen: " + l.error();
+      }
+      out.admin_listen = std::string(v);
     } else if (a == "--shards") {
       if (!need(v)) return "--shards needs a number";
       uint32_t n = 0;
@@ -211,6 +220,7 @@ int main(int argc, char** argv) {
     cfg = std::move(*loaded);
   }
   if (args.listen) cfg.server.listen = *args.listen;
+  if (args.admin_listen) cfg.admin.listen = *args.admin_listen;
   if (args.shards) cfg.server.shards = *args.shards;
   if (args.level) cfg.log.level = *args.level;
   if (args.format) cfg.log.format = *args.format;
@@ -241,10 +251,14 @@ int main(int argc, char** argv) {
   std::string addr = rg::net::format_address(srv.bound_address().sa());
   std::string line = "listening on " + addr;
   rg::log::info(line, {{"shards", srv.shard_count()}, {"version", RINGGATE_VERSION}});
+  if (auto* admin = gw.admin_server()) {
+    rg::log::info("admin listening on " + rg::net::format_address(admin->bound_address().sa()));
+  }
   rg::sd_notify_send("READY=1\nSTATUS=listening on " + addr);
 
   control_loop(gw, sig_fd);
   srv.wait();
+  gw.stop_admin();
   auto c = srv.counters();
   rg::log::info("stopped", {{"connections_accepted", c.connections_accepted},
                             {"requests", c.requests}});

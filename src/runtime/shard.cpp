@@ -170,6 +170,7 @@ void shard::reap() noexcept {
     // Advance before running handlers: they may submit, and the CQ slots are free to reuse.
     io_uring_cq_advance(&_ring, n);
     _stats.completions += n;
+    _published_completions.store(_stats.completions, std::memory_order_relaxed);
     total += n;
     for (unsigned i = 0; i < n; ++i) {
       if (copy[i].ud == ud_ignore || copy[i].ud == ud_wake) continue;
@@ -207,6 +208,7 @@ void shard::run() {
     submit_and_wait();
     _now_ns = monotonic_ns();
     ++_stats.loop_turns;
+    _published_turns.store(_stats.loop_turns, std::memory_order_relaxed);
     reap();
     drain_mailbox();
     _stats.timers_fired += _timers.fire_expired(_now_ns, _opts.timers_per_turn_max);

@@ -256,6 +256,13 @@ std::unique_ptr<server> server::start(const server_options& opts) {
   }
   argv.push_back("--shards");
   argv.push_back(std::to_string(opts.shards));
+  // ringgate's admin listener on an ephemeral port too, so tests running in parallel never
+  // collide on the default 127.0.0.1:9090 (a test's own args may override it).
+  const bool is_ringgate = opts.binary.empty();
+  if (is_ringgate) {
+    argv.push_back("--admin-listen");
+    argv.push_back("127.0.0.1:0");
+  }
   argv.insert(argv.end(), opts.args.begin(), opts.args.end());
   if (!s->_proc.spawn(argv, opts.env)) {
     ADD_FAILURE() << s->_proc.last_error();
@@ -274,6 +281,16 @@ std::unique_ptr<server> server::start(const server_options& opts) {
     return nullptr;
   }
   s->_port = static_cast<uint16_t>(std::stoi(*port));
+  bool admin_off = false;
+  for (size_t i = 0; i + 1 < opts.args.size(); ++i) {
+    if (opts.args[i] == "--admin-listen" && opts.args[i + 1] == "off") admin_off = true;
+  }
+  if (is_ringgate && !admin_off) {
+    // Logged right after the data listener's line, unless the admin listener is off.
+    if (auto admin = s->_proc.wait_stderr(R"(admin listening on 127\.0\.0\.1:(\d+))", 2s)) {
+      s->_admin_port = static_cast<uint16_t>(std::stoi(*admin));
+    }
+  }
   return s;
 }
 

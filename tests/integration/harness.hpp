@@ -105,6 +105,8 @@ class server {
   // carrying the captured output and returns nullptr.
   static std::unique_ptr<server> start(const server_options& opts);
   uint16_t port() const { return _port; }
+  // ringgate's admin listener (/metrics, /admin/*); 0 when it is off or this is not ringgate.
+  uint16_t admin_port() const { return _admin_port; }
   process& proc() { return _proc; }
   const temp_dir& dir() const { return _dir; }
   // SIGTERM, then waits for the exit code (nullopt on timeout, after SIGKILL).
@@ -114,6 +116,7 @@ class server {
   temp_dir _dir;
   process _proc;
   uint16_t _port = 0;
+  uint16_t _admin_port = 0;
 };
 
 // One parsed HTTP/1.1 response.

@@ -12,6 +12,7 @@
 namespace rg::gateway {
 
 class route_table;
+class gateway_metrics;
 
 class gateway {
  public:
@@ -20,9 +21,14 @@ class gateway {
   gateway& operator=(const gateway&) = delete;
   ~gateway();
 
-  // Builds the routing table (resolving provider hosts), then starts the shards.
+  // Builds the routing table (resolving provider hosts), then starts the data shards and the
+  // admin listener (unless admin.listen is "off").
   std::expected<void, std::string> start();
   httpd::http_server& data_server() noexcept { return _data; }
+  // The admin listener, or null when it is off.
+  httpd::http_server* admin_server() noexcept { return _admin.get(); }
+  // Drains and joins the admin listener (after the data listener has stopped).
+  void stop_admin();
   const config::config& cfg() const noexcept { return *_cfg; }
   // Control thread, periodically: re-resolve provider hosts.
   void refresh_dns();
@@ -30,7 +36,9 @@ class gateway {
  private:
   std::unique_ptr<const config::config> _cfg;  // stable address: shards read it without locks
   std::unique_ptr<route_table> _routes;
+  std::unique_ptr<gateway_metrics> _metrics;
   httpd::http_server _data;
+  std::unique_ptr<httpd::http_server> _admin;
 };
 
 }  // namespace rg::gateway

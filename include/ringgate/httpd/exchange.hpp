@@ -36,6 +36,9 @@ class response_buffer {
   size_t size() const noexcept { return _len; }
   std::string_view view() const noexcept { return {_buf, _len}; }
   void clear() noexcept { _len = 0; }
+  // Status of the last response head written (0 before any): what metrics and logs report.
+  uint16_t last_status() const noexcept { return _last_status; }
+  void forget_status() noexcept { _last_status = 0; }
 
   // Appends raw bytes; false (nothing appended) when they do not fit.
   bool raw(std::string_view bytes) noexcept;
@@ -64,6 +67,7 @@ class response_buffer {
  private:
   char _buf[capacity];
   size_t _len = 0;
+  uint16_t _last_status = 0;
 };
 
 // What a handler gets. The head and body stay valid until the handler returns.

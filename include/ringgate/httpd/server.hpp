@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <ringgate/config/config.hpp>
@@ -65,6 +66,8 @@ class http_server {
   // Per-shard loop heartbeats for the systemd watchdog (0 for a shard that is not running).
   std::vector<uint64_t> heartbeats() const;
   server_counters counters() const;
+  // Per shard, readable from any thread: {loop turns, io_uring completions}.
+  std::vector<std::pair<uint64_t, uint64_t>> loop_figures() const;
   const config::server_config& cfg() const noexcept { return _cfg; }
 
  private:

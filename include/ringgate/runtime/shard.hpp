@@ -91,6 +91,13 @@ class shard {
   // Loop turn counter, readable from any thread (the watchdog checks it advances).
   uint64_t heartbeat() const noexcept { return _heartbeat.load(std::memory_order_relaxed); }
   shard_stats stats() const noexcept;
+  // Loop turns and completions so far, readable from any thread (metrics scrapes).
+  uint64_t published_turns() const noexcept {
+    return _published_turns.load(std::memory_order_relaxed);
+  }
+  uint64_t published_completions() const noexcept {
+    return _published_completions.load(std::memory_order_relaxed);
+  }
 
  private:
   struct wake_op final : op {
@@ -119,6 +126,8 @@ class shard {
   int _eventfd = -1;
   wake_op _eventfd_op;
   std::atomic<uint64_t> _heartbeat{0};
+  std::atomic<uint64_t> _published_turns{0};
+  std::atomic<uint64_t> _published_completions{0};
   std::atomic<uint64_t> _mailbox_refused{0};
   std::atomic<bool> _wake_pending{false};
   shard_stats _stats;

@@ -1,0 +1,168 @@
+#include "admin.hpp"
+
+#include <sys/uio.h>
+
+#include <vector>
+
+#include <ringgate/json/writer.hpp>
+#include <ringgate/net/socket.hpp>
+
+#include "metrics.hpp"
+#include "routes.hpp"
+
+namespace rg::gateway {
+namespace {
+
+constexpr std::string_view redacted = "[redacted]";
+
+// Sends `body` with its head; large bodies go straight to the socket, not through the buffer.
+runtime::task<void> answer(httpd::exchange& ex, uint16_t status, std::string_view content_type,
+                           const std::string& body) {
+  bool head_only = ex.head().meth == http::method::head;
+  if (!ex.out().head(status, content_type, uint64_t(body.size()), ex.mode(), ex.head().ver)) {
+    ex.error(500, "response head too large", "internal_error");
+    co_return;
+  }
+  if (head_only || body.empty()) co_return;
+  iovec iov{const_cast<char*>(body.data()), body.size()};
+  int rc = co_await ex.send(std::span<iovec>(&iov, 1));
+  if (rc < 0) ex.force_close();
+}
+
+std::string providers_json(const route_table& routes) {
+  std::vector<char> buf(64 * 1024 + routes.providers().size() * 1024);
+  json::json_writer w(buf);
+  w.begin_object().key("providers").begin_array();
+  for (const auto& p : routes.providers()) {
+    const auto& o = p.ep->options();
+    w.begin_object();
+    w.key("name").string(p.name);
+    w.key("kind").string(p.kind);
+    w.key("host").string(o.host);
+    w.key("port").unsigned_integer(o.port);
+    w.key("tls").boolean(o.tls);
+    net::address a;
+    if (p.ep->address(a)) {
+      w.key("address").string(net::format_address(a.sa()));
+    } else {
+      w.key("address").null();
+    }
+    // Health checks and circuit breakers come with the resilience work: until then every
+    // endpoint is reported as closed (taking traffic).
+    w.key("circuit").string("closed");
+    w.end_object();
+  }
+  w.end_array().end_object();
+  return std::string(w.view());
+}
+
+}  // namespace
+
+std::string redacted_config_json(const config::config& c) {
+  size_t est =
+      64 * 1024 + c.providers.size() * 4096 + c.models.size() * 2048 + c.keys.size() * 1024;
+  std::vector<char> buf(est);
+  json::json_writer w(buf);
+  w.begin_object();
+  w.key("source").string(c.source);
+  w.key("server").begin_object();
+  w.key("listen").string(c.server.listen);
+  w.key("shards").unsigned_integer(c.server.shards);
+  w.key("drain_timeout_ms").unsigned_integer(c.server.drain_timeout_ms);
+  w.key("tls_cert").string(c.server.tls_cert);
+  w.key("tls_key").string(c.server.tls_key.empty() ? std::string_view{} : redacted);
+  w.end_object();
+  w.key("admin").begin_object();
+  w.key("listen").string(c.admin.listen);
+  w.key("expose_on_data").boolean(c.admin.expose_on_data);
+  w.end_object();
+  w.key("log").begin_object();
+  w.key("access_log").boolean(c.log.access_log);
+  w.key("access_file").string(c.log.access_file);
+  w.end_object();
+  w.key("providers").begin_array();
+  for (const auto& p : c.providers) {
+    w.begin_object();
+    w.key("name").string(p.name);
+    w.key("kind").string(p.kind);
+    w.key("base_url").string(p.base_url);
+    w.key("api_key").string(p.api_key.empty() ? std::string_view{} : redacted);
+    w.key("headers").begin_object();
+    for (const auto& [name, value] : p.headers) w.key(name).string(redacted);
+    w.end_object();
+    w.key("forward_headers").begin_array();
+    for (const auto& f : p.forward_headers) w.string(f);
+    w.end_array();
+    w.key("tls").begin_object();
+    w.key("ca_file").string(p.tls.ca_file);
+    w.key("insecure_skip_verify").boolean(p.tls.insecure_skip_verify);
+    w.end_object();
+    w.key("max_concurrent").unsigned_integer(p.max_concurrent);
+    w.key("connect_timeout_ms").unsigned_integer(p.connect_timeout_ms);
+    w.key("first_byte_timeout_ms").unsigned_integer(p.first_byte_timeout_ms);
+    w.key("idle_timeout_ms").unsigned_integer(p.idle_timeout_ms);
+    w.key("total_timeout_ms").unsigned_integer(p.total_timeout_ms);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("models").begin_array();
+  for (const auto& m : c.models) {
+    w.begin_object();
+    w.key("name").string(m.name);
+    w.key("targets").begin_array();
+    for (const auto& t : m.targets) {
+      w.begin_object();
+      w.key("provider").string(t.provider);
+      w.key("model").string(t.model);
+      w.key("weight").unsigned_integer(t.weight);
+      w.end_object();
+    }
+    w.end_array();
+    w.key("fallbacks").begin_array();
+    for (const auto& f : m.fallbacks) w.string(f);
+    w.end_array();
+    w.key("price").begin_object();
+    w.key("input_per_mtok").number(m.price.input_per_mtok);
+    w.key("output_per_mtok").number(m.price.output_per_mtok);
+    w.key("cached_input_per_mtok").number(m.price.cached_input_per_mtok);
+    w.end_object();
+    w.key("balancer").string(m.balancer);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("keys").begin_array();
+  for (const auto& k : c.keys) {
+    w.begin_object();
+    w.key("name").string(k.name);
+    w.key("sha256").string(redacted);
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return w.complete() ? std::string(w.view()) : std::string("{\"error\":\"config too large\"}");
+}
+
+runtime::task<void> admin_handler::handle(httpd::exchange& ex) {
+  std::string_view path = ex.head().path();
+  bool known = path == "/metrics" || path == "/admin/config" || path == "/admin/providers";
+  if (!known) {
+    ex.error(404, "no route for this path", "not_found");
+    co_return;
+  }
+  if (ex.head().meth != http::method::get && ex.head().meth != http::method::head) {
+    ex.error(405, "method not allowed", "method_not_allowed", "allow: GET, HEAD\r\n");
+    co_return;
+  }
+  if (path == "/metrics") {
+    std::string body = _metrics.expose();
+    co_await answer(ex, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+  } else if (path == "/admin/config") {
+    std::string body = redacted_config_json(_cfg);
+    co_await answer(ex, 200, "application/json", body);
+  } else {
+    std::string body = providers_json(_routes);
+    co_await answer(ex, 200, "application/json", body);
+  }
+}
+
+}  // namespace rg::gateway

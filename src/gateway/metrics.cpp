@@ -1,0 +1,193 @@
+#include "metrics.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+
+#include <ringgate/runtime/clock.hpp>
+#include <ringgate/runtime/log.hpp>
+
+#include "routes.hpp"
+
+namespace rg::gateway {
+namespace {
+
+constexpr std::string_view endpoint_names[] = {
+    "/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/ready", "other"};
+constexpr std::string_view status_classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "none"};
+constexpr uint32_t class_count = std::size(status_classes);
+constexpr uint32_t endpoint_count = uint32_t(endpoint::count_);
+
+uint32_t status_class(uint16_t status) noexcept {
+  if (status >= 100 && status < 600) return status / 100 - 1;
+  return class_count - 1;  // no answer was written (the client went away first)
+}
+
+double wall_start_s() {
+  static const double start = [] {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+  }();
+  return start;
+}
+
+uint64_t open_fds() {
+  uint64_t n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') ++n;
+    }
+    closedir(d);
+    if (n) --n;  // the directory stream's own descriptor
+  }
+  return n;
+}
+
+uint64_t rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * uint64_t(sysconf(_SC_PAGESIZE));
+}
+
+void gauge_line(std::string& out, std::string_view name, std::string_view help,
+                std::string_view type, double value) {
+  observe::append_help_type(out, name, help, type);
+  out += name;
+  out += ' ';
+  observe::append_value(out, value);
+  out += '\n';
+}
+
+}  // namespace
+
+gateway_metrics::gateway_metrics(const route_table& routes, uint32_t shards,
+                                 const httpd::http_server& data)
+    : _routes(routes) {
+  wall_start_s();
+  const auto& models = routes.models();
+  const auto& providers = routes.providers();
+  _slots = 1 + uint32_t(models.size() + providers.size());
+  // Slot → (model, provider) labels.
+  std::vector<std::pair<std::string, std::string>> slot_labels{{"none", "none"}};
+  for (const auto& m : models) slot_labels.emplace_back(m.name, providers[m.provider].name);
+  for (const auto& p : providers) slot_labels.emplace_back(p.name + "/*", p.name);
+
+  observe::family_options req{"ringgate_requests_total",
+                              "Requests answered, by endpoint, model, provider and status class.",
+                              observe::metric_type::counter,
+                              {"endpoint", "model", "provider", "status_class"},
+                              {}};
+  for (uint32_t e = 0; e < endpoint_count; ++e) {
+    for (uint32_t s = 0; s < _slots; ++s) {
+      for (uint32_t c = 0; c < class_count; ++c) {
+        req.series.push_back({std::string(endpoint_names[e]), slot_labels[s].first,
+                              slot_labels[s].second, std::string(status_classes[c])});
+      }
+    }
+  }
+  _requests = _reg.add(std::move(req));
+
+  observe::family_options dur{"ringgate_request_duration_seconds",
+                              "Time from the complete request head to the end of the answer.",
+                              observe::metric_type::histogram,
+                              {"endpoint"},
+                              {}};
+  for (auto e : endpoint_names) dur.series.push_back({std::string(e)});
+  _duration = _reg.add(std::move(dur));
+
+  _in_flight = _reg.add({"ringgate_requests_in_flight",
+                         "Requests being answered now.",
+                         observe::metric_type::gauge,
+                         {},
+                         {},
+                         true});
+
+  // Figures kept elsewhere, read at scrape time.
+  _reg.add_hook([&data](std::string& out) {
+    httpd::server_counters c = data.counters();
+    auto counter = [&out](std::string_view name, std::string_view help, uint64_t v) {
+      gauge_line(out, name, help, "counter", double(v));
+    };
+    counter("ringgate_connections_accepted_total", "Client connections accepted.",
+            c.connections_accepted);
+    counter("ringgate_connections_closed_total", "Client connections closed.",
+            c.connections_closed);
+    counter("ringgate_connections_shed_total",
+            "Client connections closed at once because the shard was at its connection limit.",
+            c.connections_shed);
+    observe::append_help_type(out, "ringgate_limit_hits_total",
+                              "Requests refused by a server limit, by status.", "counter");
+    const std::pair<std::string_view, uint64_t> limits[] = {
+        {"408", c.limit_408}, {"413", c.limit_413}, {"414", c.limit_414}, {"431", c.limit_431}};
+    for (const auto& [code, v] : limits) {
+      out += "ringgate_limit_hits_total{code=\"";
+      out += code;
+      out += "\"} ";
+      observe::append_value(out, double(v));
+      out += '\n';
+    }
+    counter("ringgate_bad_requests_total", "Malformed requests refused (400 and similar).",
+            c.bad_requests);
+    auto stats = data.loop_figures();
+    observe::append_help_type(out, "ringgate_loop_turns_total", "Event loop turns, by shard.",
+                              "counter");
+    for (size_t i = 0; i < stats.size(); ++i) {
+      out += "ringgate_loop_turns_total{shard=\"" + std::to_string(i) + "\"} ";
+      observe::append_value(out, double(stats[i].first));
+      out += '\n';
+    }
+    observe::append_help_type(out, "ringgate_loop_completions_total",
+                              "io_uring completions handled, by shard (divide by turns for "
+                              "completions per turn).",
+                              "counter");
+    for (size_t i = 0; i < stats.size(); ++i) {
+      out += "ringgate_loop_completions_total{shard=\"" + std::to_string(i) + "\"} ";
+      observe::append_value(out, double(stats[i].second));
+      out += '\n';
+    }
+    counter("ringgate_log_lines_dropped_total", "Log lines dropped because the log queue was full.",
+            log::dropped());
+    gauge_line(out, "ringgate_process_resident_memory_bytes", "Resident set size.", "gauge",
+               double(rss_bytes()));
+    gauge_line(out, "ringgate_process_open_fds", "Open file descriptors.", "gauge",
+               double(open_fds()));
+    gauge_line(out, "ringgate_process_start_time_seconds",
+               "Start time of the process since the Unix epoch.", "gauge", wall_start_s());
+    observe::append_help_type(out, "ringgate_build_info", "Version of this build.", "gauge");
+    out += "ringgate_build_info{version=\"" RINGGATE_VERSION "\"} 1\n";
+  });
+
+  for (uint32_t i = 0; i < shards; ++i) _blocks.push_back(_reg.make_block());
+}
+
+uint32_t gateway_metrics::model_slot(const resolved_model& r) const noexcept {
+  if (!r.provider) return 0;
+  if (r.model) return 1 + uint32_t(r.model - _routes.models().data());
+  return 1 + uint32_t(_routes.models().size()) + uint32_t(r.provider - _routes.providers().data());
+}
+
+void gateway_metrics::end(uint32_t shard, const exchange_note& n, uint16_t status,
+                          uint64_t duration_ns) noexcept {
+  observe::shard_block& b = *_blocks[shard];
+  b.sub(_in_flight, 0);
+  uint32_t e = uint32_t(n.ep);
+  uint32_t slot = n.model_slot < _slots ? n.model_slot : 0;
+  b.add(_requests, (e * _slots + slot) * class_count + status_class(status));
+  b.observe_ns(_duration, e, duration_ns);
+}
+
+std::string gateway_metrics::expose() const {
+  std::vector<const observe::shard_block*> blocks;
+  for (const auto& b : _blocks) blocks.push_back(b.get());
+  std::string out;
+  out.reserve(16384);
+  _reg.expose(blocks, out);
+  return out;
+}
+
+}  // namespace rg::gateway

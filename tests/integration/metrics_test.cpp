@@ -1,0 +1,319 @@
+// Observability end to end: ringgate (2 shards) in front of mockllm; its admin listener's
+// /metrics after known traffic (counters equal what was sent, summed across shards; histogram
+// buckets consistent; promtool accepts it; no secret anywhere), /admin/config and
+// /admin/providers, the data listener not exposing them by default, and a real Prometheus
+// server (Debian's prometheus) scraping the admin listener.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "harness.hpp"
+#include "sse_util.hpp"
+
+namespace rg::itest {
+namespace {
+
+constexpr std::string_view secret = "sk-upstream-very-secret-4242";
+constexpr std::string_view chat_body =
+    R"({"model":"mock-small","messages":[{"role":"user","content":"hello"}]})";
+
+std::optional<http_response> roundtrip(uint16_t port, const std::string& request) {
+  client c;
+  if (!c.connect(port) || !c.send(request)) return std::nullopt;
+  return c.read_response(10s);
+}
+
+// The value of the sample line `series` (exact text before the value), or -1 when absent.
+double sample(const std::string& text, const std::string& series) {
+  size_t pos = 0;
+  while ((pos = text.find(series + " ", pos)) != std::string::npos) {
+    if (pos == 0 || text[pos - 1] == '\n') return std::stod(text.substr(pos + series.size() + 1));
+    ++pos;
+  }
+  return -1;
+}
+
+// A TCP port free on 127.0.0.1 right now (bound, read, released), or 0.
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  uint16_t port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// The full path of `tool` from PATH, or "" (posix_spawn does not search PATH).
+std::string which(const char* tool) {
+  run_result r = run_to_exit({"/bin/sh", "-c", std::string("command -v ") + tool}, 10s);
+  if (!r.exit_code || *r.exit_code != 0) return {};
+  std::string path = r.out;
+  while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
+  return path;
+}
+
+bool have(const char* tool) { return !which(tool).empty(); }
+
+class metrics_test : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_options mock;
+    const char* bin = std::getenv("MOCKLLM_BIN");
+    mock.binary = bin ? bin : "";
+    mock.shards = 1;
+    s_mock = server::start(mock);
+    if (!s_mock) return;
+    server_options gw;
+    gw.shards = 2;
+    gw.config_toml = R"(
+[[providers]]
+name = "mock"
+kind = "openai"
+base_url = "http://127.0.0.1:)" +
+                     std::to_string(s_mock->port()) + R"(/v1"
+api_key = ")" + std::string(secret) +
+                     R"("
+headers = { "x-upstream-token" = "hdr-secret-777" }
+
+[[models]]
+name = "mock-small"
+targets = [{ provider = "mock", model = "mock-small" }]
+)";
+    s_gw = server::start(gw);
+  }
+  static void TearDownTestSuite() {
+    if (s_gw) {
+      EXPECT_EQ(s_gw->stop(10s), 0) << s_gw->proc().err_text();
+    }
+    if (s_mock) {
+      EXPECT_EQ(s_mock->stop(10s), 0);
+    }
+    s_gw.reset();
+    s_mock.reset();
+  }
+  void SetUp() override {
+    ASSERT_NE(s_mock, nullptr) << "mockllm failed to start";
+    ASSERT_NE(s_gw, nullptr) << "ringgate failed to start";
+    ASSERT_NE(s_gw->admin_port(), 0) << "no 'admin listening on' line:\n"
+                                     << s_gw->proc().err_text();
+  }
+  static std::string scrape() {
+    auto r = roundtrip(s_gw->admin_port(), get_request("/metrics"));
+    if (!r || r->status != 200) {
+      ADD_FAILURE() << "scrape failed";
+      return {};
+    }
+    EXPECT_EQ(r->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    return r->body;
+  }
+  static inline std::unique_ptr<server> s_mock;
+  static inline std::unique_ptr<server> s_gw;
+};
+
+const std::string chat_2xx =
+    R"(ringgate_requests_total{endpoint="/v1/chat/completions",model="mock-small",provider="mock",status_class="2xx"})";
+
+TEST_F(metrics_test, counters_equal_what_was_sent_across_shards) {
+  std::string before = scrape();
+  double chat_before = std::max(0.0, sample(before, chat_2xx));
+  // Separate connections, so both shards take a share.
+  constexpr int chats = 24;
+  for (int i = 0; i < chats; ++i) {
+    auto r = roundtrip(s_gw->port(), post_request("/v1/chat/completions", chat_body));
+    ASSERT_TRUE(r && r->status == 200);
+  }
+  for (int i = 0; i < 3; ++i) roundtrip(s_gw->port(), get_request("/nope"));
+  auto bad = roundtrip(s_gw->port(), post_request("/v1/chat/completions",
+                                                 R"({"model":"no-such-model","messages":[]})"));
+  ASSERT_TRUE(bad && bad->status == 400);
+
+  std::string text = scrape();
+  EXPECT_EQ(sample(text, chat_2xx) - chat_before, chats) << text;
+  EXPECT_GE(
+      sample(
+          text,
+          R"(ringgate_requests_total{endpoint="other",model="none",provider="none",status_class="4xx"})"),
+      3);
+  EXPECT_GE(
+      sample(
+          text,
+          R"(ringgate_requests_total{endpoint="/v1/chat/completions",model="none",provider="none",status_class="4xx"})"),
+      1);
+  // The unknown model's name is client text: it must not become a label.
+  EXPECT_EQ(text.find("no-such-model"), std::string::npos);
+  EXPECT_EQ(sample(text, "ringgate_requests_in_flight"), 0);
+  EXPECT_GE(sample(text, "ringgate_connections_accepted_total"), chats + 4);
+  // Both shards ran their loops.
+  EXPECT_GT(sample(text, R"(ringgate_loop_turns_total{shard="0"})"), 0);
+  EXPECT_GT(sample(text, R"(ringgate_loop_turns_total{shard="1"})"), 0);
+  EXPECT_EQ(
+      sample(text, R"(ringgate_build_info{version=")" +
+                       std::string(std::getenv("RINGGATE_VERSION") ? std::getenv("RINGGATE_VERSION")
+                                                                   : "") +
+                       R"("})"),
+      1);
+}
+
+TEST_F(metrics_test, histogram_buckets_are_cumulative_and_match_the_count) {
+  roundtrip(s_gw->port(), post_request("/v1/chat/completions", chat_body));
+  std::string text = scrape();
+  const std::string name = "ringgate_request_duration_seconds";
+  const std::string labels = R"(endpoint="/v1/chat/completions")";
+  std::regex bucket(name + R"re(_bucket\{endpoint="/v1/chat/completions",le="([^"]+)"\} (\d+))re");
+  double last = -1, inf = -1;
+  int buckets = 0;
+  for (std::sregex_iterator it(text.begin(), text.end(), bucket), end; it != end; ++it) {
+    double v = std::stod((*it)[2]);
+    EXPECT_GE(v, last) << "buckets must be cumulative";
+    last = v;
+    ++buckets;
+    if ((*it)[1] == "+Inf") inf = v;
+  }
+  EXPECT_GT(buckets, 10);
+  EXPECT_GT(inf, 0);
+  EXPECT_EQ(inf, sample(text, name + "_count{" + labels + "}"));
+  EXPECT_GT(sample(text, name + "_sum{" + labels + "}"), 0);
+}
+
+TEST_F(metrics_test, promtool_accepts_a_live_scrape) {
+  if (!have("promtool")) GTEST_SKIP() << "promtool not installed (tools/dev installs prometheus)";
+  roundtrip(s_gw->port(), post_request("/v1/chat/completions", chat_body));
+  temp_dir dir;
+  std::string path = dir.write("scrape.prom", scrape());
+  run_result r = run_to_exit({"/bin/sh", "-c", "promtool check metrics < " + path}, 30s);
+  ASSERT_TRUE(r.exit_code);
+  EXPECT_EQ(*r.exit_code, 0) << r.out << r.err;
+}
+
+TEST_F(metrics_test, no_secret_in_metrics_admin_or_logs) {
+  roundtrip(s_gw->port(), post_request("/v1/chat/completions", chat_body));
+  std::string metrics = scrape();
+  auto config = roundtrip(s_gw->admin_port(), get_request("/admin/config"));
+  ASSERT_TRUE(config && config->status == 200);
+  auto providers = roundtrip(s_gw->admin_port(), get_request("/admin/providers"));
+  ASSERT_TRUE(providers && providers->status == 200);
+  for (const std::string& text :
+       {metrics, config->body, providers->body, s_gw->proc().err_text(), s_gw->proc().out_text()}) {
+    EXPECT_EQ(text.find(secret), std::string::npos);
+    EXPECT_EQ(text.find("hdr-secret-777"), std::string::npos);
+  }
+  auto doc = parse_json(config->body);
+  ASSERT_TRUE(doc);
+  std::string_view key, hdr;
+  ASSERT_FALSE(doc->root["providers"].at(0)["api_key"].get(key));
+  EXPECT_EQ(key, "[redacted]");
+  ASSERT_FALSE(doc->root["providers"].at(0)["headers"]["x-upstream-token"].get(hdr));
+  EXPECT_EQ(hdr, "[redacted]");
+  EXPECT_NE(providers->body.find(R"("name":"mock")"), std::string::npos) << providers->body;
+}
+
+TEST_F(metrics_test, admin_endpoints_are_not_on_the_data_listener_by_default) {
+  for (const char* path : {"/metrics", "/admin/config", "/admin/providers"}) {
+    auto r = roundtrip(s_gw->port(), get_request(path));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404) << path;
+  }
+  auto r = roundtrip(s_gw->admin_port(), post_request("/metrics", "x"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  r = roundtrip(s_gw->admin_port(), get_request("/v1/models"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST(metrics_expose, expose_on_data_serves_metrics_on_the_data_listener) {
+  server_options gw;
+  gw.shards = 1;
+  gw.config_toml = "[admin]\nexpose_on_data = true\n";
+  auto s = server::start(gw);
+  ASSERT_NE(s, nullptr);
+  auto r = roundtrip(s->port(), get_request("/metrics"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("ringgate_requests_total"), std::string::npos);
+  EXPECT_EQ(s->stop(10s), 0);
+}
+
+TEST(metrics_expose, admin_listener_can_be_turned_off) {
+  server_options gw;
+  gw.shards = 1;
+  gw.args = {"--admin-listen", "off"};
+  auto s = server::start(gw);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->admin_port(), 0);
+  EXPECT_EQ(s->stop(10s), 0);
+}
+
+// A real Prometheus server scrapes the admin listener: the target is up and the request counter
+// it stored equals the requests the test sent.
+TEST_F(metrics_test, prometheus_server_scrapes_the_admin_listener) {
+  if (!have("prometheus")) GTEST_SKIP() << "prometheus not installed (tools/dev installs it)";
+  std::string before = scrape();
+  double base = std::max(0.0, sample(before, chat_2xx));
+  constexpr int sent = 7;
+  for (int i = 0; i < sent; ++i) {
+    auto r = roundtrip(s_gw->port(), post_request("/v1/chat/completions", chat_body));
+    ASSERT_TRUE(r && r->status == 200);
+  }
+  const double want = base + sent;
+
+  temp_dir dir;
+  uint16_t prom_port = free_port();
+  ASSERT_NE(prom_port, 0);
+  std::string cfg = dir.write("prometheus.yml",
+                              "global:\n  scrape_interval: 1s\n"
+                              "scrape_configs:\n  - job_name: ringgate\n"
+                              "    static_configs:\n      - targets: ['127.0.0.1:" +
+                                  std::to_string(s_gw->admin_port()) + "']\n");
+  process prom;
+  ASSERT_TRUE(prom.spawn({which("prometheus"), "--config.file=" + cfg,
+                          "--storage.tsdb.path=" + dir.path() + "/data",
+                          "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)}))
+      << prom.last_error();
+  // Poll the query API until the sample appears (Prometheus needs a scrape or two).
+  auto query = [&](const std::string& q) -> std::string {
+    std::string path = "/api/v1/query?query=" + q;
+    auto r = roundtrip(prom_port, get_request(path));
+    return r && r->status == 200 ? r->body : std::string{};
+  };
+  std::string up, counter;
+  const std::string counter_query =
+      "sum(ringgate_requests_total%7Bendpoint=%22/v1/chat/"
+      "completions%22,status_class=%222xx%22%7D)";
+  auto deadline = steady::now() + 60s;
+  while (steady::now() < deadline) {
+    up = query("up%7Bjob=%22ringgate%22%7D");
+    counter = query(counter_query);
+    auto doc = counter.empty() ? nullptr : parse_json(counter);
+    simdjson::dom::array result;
+    if (doc && !doc->root["data"]["result"].get(result) && result.size() == 1) {
+      std::string_view v;
+      if (!result.at(0)["value"].at(1).get(v) && std::stod(std::string(v)) == want) break;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_NE(up.find(R"("value":[)"), std::string::npos) << up;
+  EXPECT_NE(up.find(R"(,"1"])"), std::string::npos) << "target not up: " << up;
+  EXPECT_NE(counter.find("\"" + std::to_string(int(want)) + "\"]"), std::string::npos)
+      << counter << "\n--- prometheus stderr ---\n"
+      << prom.err_text();
+  prom.send_signal(SIGTERM);
+  prom.wait_exit(20s);
+}
+
+}  // namespace
+}  // namespace rg::itest
