@@ -61,7 +61,7 @@ mem_scenario() {
       sleep 0.1
     done
     sleep 2
-    rss=$(for i in 1 2 3 4 5; do status_kb VmRSS "$MEM_PID"; sleep 0.2; done | sort -n | sed -n 3p)
+    rss=$(for _ in 1 2 3 4 5; do status_kb VmRSS "$MEM_PID"; sleep 0.2; done | sort -n | sed -n 3p)
     say "$server $scenario: $(established "$port") connections established, RSS ${before} → ${rss} kB"
   fi
   wait "$lg_pid" || rc=$?

@@ -116,6 +116,7 @@ def errors_of(lg, alive, rc):
 
 def cell(jsonl, stem, kv):
     c = dict(x.split("=", 1) for x in kv)
+    w, a, ph, rnd = c["workload"], c["arm"], c["phase"], c["round"]
     for k in ("proxy_cpu_ns", "mock_cpu_ns", "proxy_rss_kb", "alive", "rc", "chunks"):
         c[k] = int(c[k])
     lg = load_json(stem + ".json")
@@ -124,9 +125,10 @@ def cell(jsonl, stem, kv):
     c["loadgen"] = lg
     c["loadgen_cpu_s"] = round(ru.get("user_s", 0) + ru.get("sys_s", 0), 4)
     c["errors"] = errors_of(lg, c["alive"], c["rc"])
+    if rnd == "warmup":
+        c["errors"].pop("no_requests", None)  # a short warm-up may end before a paced stream does
     if c["errors"]:
         c["loadgen_stderr"] = err_text
-    w, a, ph, rnd = c["workload"], c["arm"], c["phase"], c["round"]
     n = (lg or {}).get("requests") or 0
     lat = (lg or {}).get("latency_us") or {}
     cpu = f"{c['proxy_cpu_ns'] / 1e3 / n:8.2f}" if n and a != "direct" else "       -"
