@@ -30,6 +30,8 @@ connections_per_shard_max = 20000
 requests_per_connection_max = 0
 [server.timeouts]
 keepalive_idle_ms = 120000
+[admin]
+listen = "127.0.0.1:0"
 [log]
 level = "warn"
 access_log = false

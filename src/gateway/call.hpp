@@ -54,6 +54,10 @@ struct call_state {
   json::usage usage;
   uint64_t started_ns = 0;
   uint64_t total_deadline_ns = 0;
+  uint64_t sent_ns = 0;           // the request went upstream (last attempt)
+  uint64_t upstream_head_ns = 0;  // its response head arrived
+  uint32_t retries = 0;           // attempts after the first (a stale pooled connection)
+  std::string_view error_code;    // what went wrong, for the access log (static strings)
 
   // Client watch: a client that goes away while we wait on the upstream cancels the upstream.
   bool watching = false;

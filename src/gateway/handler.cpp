@@ -5,6 +5,7 @@
 #include <ringgate/json/padded.hpp>
 #include <ringgate/runtime/clock.hpp>
 
+#include "access.hpp"
 #include "proxy.hpp"
 
 namespace rg::gateway {
@@ -60,17 +61,15 @@ void shard_handler::make_request_id(char out[32]) noexcept {
 }
 
 runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
-  if (!_metrics) {
-    exchange_note ignored;
-    co_await dispatch(ex, ignored);
-    co_return;
-  }
   const uint64_t started_ns = runtime::monotonic_ns();
   ex.out().forget_status();
   exchange_note note;
-  _metrics->begin(_shard.id());
+  if (_metrics) _metrics->begin(_shard.id());
   co_await dispatch(ex, note);
-  _metrics->end(_shard.id(), note, ex.out().last_status(), runtime::monotonic_ns() - started_ns);
+  const uint64_t duration_ns = runtime::monotonic_ns() - started_ns;
+  const uint16_t status = ex.out().last_status();
+  if (_metrics) _metrics->end(_shard.id(), note, status, duration_ns);
+  if (_cfg.log.access_log) write_access_line(ex, note, status, duration_ns);
 }
 
 runtime::task<void> shard_handler::dispatch(httpd::exchange& ex, exchange_note& note) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <ringgate/config/config.hpp>
 #include <ringgate/httpd/server.hpp>
 #include <ringgate/observe/metrics.hpp>
 
@@ -18,10 +19,27 @@ struct resolved_model;
 
 enum class endpoint : uint8_t { chat, embeddings, models, health, ready, other, count_ };
 
-// What the request handler learned about one exchange, for metrics (and later the access log).
+// What the request handler learned about one exchange, for metrics and the access log. Views
+// point into the request (valid until the handler returns) or the route table.
 struct exchange_note {
   endpoint ep = endpoint::other;
   uint32_t model_slot = 0;  // 0 = none; see gateway_metrics::model_slot()
+  // Filled by the proxy:
+  char request_id[129] = {};
+  uint8_t request_id_len = 0;
+  std::string_view model;           // as the client asked (client text: logs only, never labels)
+  std::string_view provider;        // configured provider name
+  std::string_view upstream_model;  // as sent upstream
+  const config::model_price* price = nullptr;  // a configured model's prices, else null
+  bool stream = false;
+  bool usage_known = false;
+  int64_t tokens_in = 0;
+  int64_t tokens_out = 0;
+  int64_t cached_tokens = 0;
+  uint64_t upstream_ttfb_ns = 0;    // request sent → upstream response head; 0 = none
+  uint32_t retries = 0;
+  std::string_view error;           // static error code (e.g. "upstream_timeout"), or empty
+  std::string_view request_id_view() const noexcept { return {request_id, request_id_len}; }
 };
 
 class gateway_metrics {

@@ -126,6 +126,7 @@ runtime::task<head_outcome> exchange_head(call_state& c, std::span<const iovec> 
   std::memcpy(iov, request.data(), request.size() * sizeof(iovec));
   const auto& opts = c.route.provider->ep->options();
   bool reused = c.conn->uses > 1;
+  c.sent_ns = runtime::monotonic_ns();
   int rc = co_await c.conn->io.send_all(std::span<iovec>(iov, request.size()), c.total_deadline_ns);
   if (rc < 0) {
     if (c.client_gone) co_return head_outcome::failed;
@@ -141,6 +142,7 @@ runtime::task<head_outcome> exchange_head(call_state& c, std::span<const iovec> 
     http::head_result hr = c.parser.parse(c.conn->io.input(), c.resp, http::request_kind::normal);
     if (hr.status == http::parse_status::complete) {
       if (!c.resp.interim()) {
+        c.upstream_head_ns = runtime::monotonic_ns();
         capture_meta(c);
         c.conn->io.consume(hr.head_bytes);
         co_return head_outcome::ok;
@@ -243,6 +245,7 @@ runtime::task<bool> relay_buffered(call_state& c) {
 }  // namespace
 
 void fail(call_state& c, uint16_t status, std::string_view message, std::string_view code) {
+  c.error_code = code;
   char extra[256];
   std::string_view lines = response_header_lines(c, extra, sizeof(extra));
   c.ex.error(status, message, code, lines);
@@ -257,8 +260,34 @@ std::string_view response_header_lines(call_state& c, char* buf, size_t cap,
   return n > 0 && size_t(n) < cap ? std::string_view(buf, size_t(n)) : std::string_view{};
 }
 
+// What the access log and metrics need from a finished call.
+void fill_note(const call_state& c, exchange_note& n) noexcept {
+  n.request_id_len = uint8_t(std::min(c.request_id_len, sizeof(n.request_id)));
+  std::memcpy(n.request_id, c.request_id, n.request_id_len);
+  n.model = c.info.model;
+  n.stream = c.info.stream;
+  if (c.route.provider) {
+    n.provider = c.route.provider->name;
+    n.upstream_model = c.route.upstream_model;
+    if (c.route.model) n.price = &c.route.model->price;
+  }
+  n.usage_known = c.usage.present();
+  n.tokens_in = std::max<int64_t>(c.usage.prompt_tokens, 0);
+  n.tokens_out = std::max<int64_t>(c.usage.completion_tokens, 0);
+  n.cached_tokens = std::max<int64_t>(c.usage.cached_tokens, 0);
+  if (c.upstream_head_ns > c.sent_ns && c.sent_ns) n.upstream_ttfb_ns = c.upstream_head_ns - c.sent_ns;
+  n.retries = c.retries;
+  n.error = c.client_gone ? std::string_view("client_disconnected") : c.error_code;
+}
+
 runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, exchange_note& note) {
   call_state c(h, ex, kind);
+  // Runs when the call ends, however it ends (locals are destroyed at co_return).
+  struct note_on_exit {
+    const call_state& c;
+    exchange_note& n;
+    ~note_on_exit() { fill_note(c, n); }
+  } on_exit{c, note};
   c.started_ns = h.shard().now_ns();
   assign_request_id(c);
   if (!route_request(c)) co_return;
@@ -308,6 +337,7 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
     if (outcome != head_outcome::stale) break;
     // A pooled connection the server had closed: never the client's problem. Retry once, fresh.
     proxy_counters::bump(h.counters().stale_retries);
+    ++c.retries;
     pool.release(c.conn, upstream::reuse::close);
     c.conn = nullptr;
   }

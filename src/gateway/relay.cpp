@@ -360,6 +360,7 @@ runtime::task<bool> relay::run() {
     fail("upstream ended the stream without its terminator");
   }
   if (_failed && !_c.client_gone) {
+    _c.error_code = "upstream_stream_failed";
     proxy_counters::bump(_c.h.counters().stream_failures);
     log::warn("upstream stream failed", {{"provider", _c.route.provider->name},
                                          {"error", _fail_message},

@@ -1,6 +1,8 @@
 // The response buffer and the exchange's send paths (see exchange.hpp).
 #include <ringgate/httpd/exchange.hpp>
 
+#include <sys/socket.h>
+
 #include <cstring>
 #include <span>
 
@@ -69,6 +71,18 @@ runtime::task<int> response_buffer::flush(net::stream& io, uint64_t deadline_ns)
 }
 
 net::stream& exchange::io() noexcept { return _conn.io; }
+
+const net::address& exchange::peer() noexcept {
+  if (!_conn.peer_known) {
+    _conn.peer_known = true;
+    _conn.peer.len = sizeof(_conn.peer.storage);
+    if (::getpeername(_conn.io.fd(), reinterpret_cast<sockaddr*>(&_conn.peer.storage),
+                      &_conn.peer.len) != 0) {
+      _conn.peer.len = 0;
+    }
+  }
+  return _conn.peer;
+}
 runtime::shard& exchange::shard() noexcept { return _listener.shard(); }
 bool exchange::draining() const noexcept { return _listener.draining(); }
 

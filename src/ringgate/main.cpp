@@ -164,6 +164,9 @@ void control_loop(rg::gateway::gateway& gw, int sig_fd) {
             rg::log::warn("second signal: aborting in-flight connections");
             srv.abort_all();
           }
+        } else if (si.ssi_signo == SIGUSR1) {
+          rg::log::info("SIGUSR1: reopening the access log");
+          rg::log::reopen_access_file();
         } else if (si.ssi_signo == SIGHUP) {
           rg::log::warn("SIGHUP: configuration reload is not implemented yet; keeping the running one");
         }
@@ -238,6 +241,12 @@ int main(int argc, char** argv) {
   lo.min_level = to_log_level(cfg.log.level);
   lo.fmt = cfg.log.format == rg::config::log_format::json ? rg::log::format::json
                                                           : rg::log::format::text;
+  if (cfg.log.access_log) {
+    if (std::string err = rg::log::set_access_file(cfg.log.access_file); !err.empty()) {
+      fprintf(stderr, "ringgate: log.access_file: %s\n", err.c_str());
+      return 1;
+    }
+  }
   rg::log::start(lo);
 
   rg::gateway::gateway gw(std::move(cfg));

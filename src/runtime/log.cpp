@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -28,6 +29,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <string>
 #include <thread>
 
 namespace rg::log {
@@ -39,6 +41,7 @@ constexpr size_t tail_reserve = 32;  // room to close a cut line: …" ,"truncat
 constexpr size_t batch_lines = 64;   // iovecs per writev
 constexpr uint32_t queue_lines_max = 1u << 20;
 constexpr std::string_view ellipsis = "\xE2\x80\xA6";  // U+2026 …
+constexpr uint32_t access_flag = 1u << 31;  // in slot::len: the line belongs to the access log
 
 struct alignas(64) slot {
   std::atomic<uint64_t> seq;  // == position: free; position + 1: holds a line; see Vyukov
@@ -66,6 +69,12 @@ struct logger_state {
   std::atomic<uint8_t> fmt{static_cast<uint8_t>(format::json)};
   std::atomic<int> fd{2};
   std::atomic<uint64_t> dropped{0};
+  // The access-log channel: preformatted lines to their own descriptor (stdout or a file that
+  // SIGUSR1 reopens for logrotate), through the same queue and writer.
+  std::atomic<int> access_fd{1};
+  std::atomic<uint64_t> access_dropped{0};
+  std::atomic<bool> reopen_requested{false};
+  std::string access_path;  // control thread writes it before start(); the writer reads it
   alignas(64) std::atomic<uint32_t> producers{0};  // threads inside the ring path of write()
   std::atomic<bool> running{false};                // producers may use `queue` only while true
   alignas(64) std::atomic<uint32_t> sleeping{0};   // futex word: 1 while the writer waits
@@ -363,24 +372,49 @@ bool head_ready(const ring& r) noexcept {
   return s.seq.load(std::memory_order_acquire) == r.dequeue_pos + 1;
 }
 
-// Writes up to batch_lines published lines with one writev, then frees their slots.
+// Writes up to batch_lines published lines of one channel with one writev, then frees their
+// slots.
 size_t drain_batch(ring& r) noexcept {
   iovec iov[batch_lines];
   size_t n = 0;
+  bool access = false;
   for (uint64_t pos = r.dequeue_pos; n < batch_lines; ++pos, ++n) {
     slot& s = r.slots[pos & r.mask];
     if (s.seq.load(std::memory_order_acquire) != pos + 1) break;
-    iov[n] = {s.data, s.len};
+    const bool is_access = (s.len & access_flag) != 0;
+    if (n == 0) access = is_access;
+    if (is_access != access) break;
+    iov[n] = {s.data, s.len & ~access_flag};
   }
   if (n == 0) return 0;
-  if (!write_all(g.fd.load(std::memory_order_relaxed), iov, n)) {
-    g.dropped.fetch_add(n, std::memory_order_relaxed);
+  const int fd = (access ? g.access_fd : g.fd).load(std::memory_order_relaxed);
+  if (!write_all(fd, iov, n)) {
+    (access ? g.access_dropped : g.dropped).fetch_add(n, std::memory_order_relaxed);
   }
   for (size_t i = 0; i < n; ++i, ++r.dequeue_pos) {
     r.slots[r.dequeue_pos & r.mask].seq.store(r.dequeue_pos + r.mask + 1,
                                               std::memory_order_release);
   }
   return n;
+}
+
+// Opens the access-log file for appending; -1 (and errno) on failure.
+int open_access_file(const std::string& path) noexcept {
+  return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+// SIGUSR1 asked for it: reopen the access-log file (logrotate moved the old one away).
+void maybe_reopen() noexcept {
+  if (!g.reopen_requested.exchange(false, std::memory_order_acq_rel)) return;
+  if (g.access_path.empty()) return;
+  const int fd = open_access_file(g.access_path);
+  if (fd < 0) {
+    write_sync(level::error, "cannot reopen the access log; still writing to the old file",
+               {{"path", std::string_view(g.access_path)}, {"error", strerror(errno)}});
+    return;
+  }
+  const int old = g.access_fd.exchange(fd, std::memory_order_relaxed);
+  if (old > 2) ::close(old);
 }
 
 // The degraded mode's own warning: at most one line a second while lines are being dropped.
@@ -416,6 +450,7 @@ void idle(const ring& r) noexcept {
 void writer_loop(ring* r, uint64_t dropped_at_start) noexcept {
   drop_report drops{.reported = dropped_at_start};
   for (;;) {
+    maybe_reopen();
     if (drain_batch(*r) != 0) continue;
     report_drops(drops);
     // stop() sets stop_requested only once no producer can still be publishing into the ring.
@@ -545,6 +580,64 @@ void write(level l, std::string_view msg, std::initializer_list<field> fields) n
   }
   g.producers.fetch_sub(1, std::memory_order_release);
   write_sync(l, msg, fields);
+}
+
+std::string set_access_file(const std::string& path) {
+  std::lock_guard lock(g.control);
+  int fd = 1;
+  if (!path.empty()) {
+    fd = open_access_file(path);
+    if (fd < 0) return "cannot open " + path + ": " + strerror(errno);
+  }
+  const int old = g.access_fd.exchange(fd, std::memory_order_relaxed);
+  if (old > 2) ::close(old);
+  g.access_path = path;
+  return {};
+}
+
+void reopen_access_file() noexcept {
+  g.reopen_requested.store(true, std::memory_order_release);
+  g.sleeping.store(0, std::memory_order_seq_cst);
+  futex(&g.sleeping, FUTEX_WAKE_PRIVATE, 1, nullptr);
+}
+
+uint64_t access_dropped() noexcept { return g.access_dropped.load(std::memory_order_relaxed); }
+
+void access(std::string_view line) noexcept {
+  // One slot per line, newline included; a line that cannot fit is dropped whole (a cut JSON
+  // line would be worse than a counted gap).
+  if (line.size() + 1 > line_max) {
+    g.access_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  g.producers.fetch_add(1, std::memory_order_seq_cst);
+  if (g.running.load(std::memory_order_seq_cst)) {
+    ring& r = *g.queue;
+    uint64_t pos = 0;
+    slot* s = claim(r, pos);
+    if (s == nullptr) {
+      g.access_dropped.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      std::memcpy(s->data, line.data(), line.size());
+      s->data[line.size()] = '\n';
+      s->len = uint32_t(line.size() + 1) | access_flag;
+      s->seq.store(pos + 1, std::memory_order_release);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with idle()'s fence
+      if (g.sleeping.load(std::memory_order_relaxed) == 1 && g.sleeping.exchange(0) == 1) {
+        futex(&g.sleeping, FUTEX_WAKE_PRIVATE, 1, nullptr);
+      }
+    }
+    g.producers.fetch_sub(1, std::memory_order_release);
+    return;
+  }
+  g.producers.fetch_sub(1, std::memory_order_release);
+  char buf[line_max];
+  std::memcpy(buf, line.data(), line.size());
+  buf[line.size()] = '\n';
+  iovec iov{buf, line.size() + 1};
+  if (!write_all(g.access_fd.load(std::memory_order_relaxed), &iov, 1)) {
+    g.access_dropped.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace rg::log

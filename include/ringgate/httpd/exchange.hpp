@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include <ringgate/http/request.hpp>
+#include <ringgate/net/socket.hpp>
 #include <ringgate/net/stream.hpp>
 #include <ringgate/runtime/task.hpp>
 
@@ -86,6 +87,8 @@ class exchange {
   // Handlers that break the framing (e.g. an unterminated stream) must close the connection.
   void force_close() noexcept { _mode = close_mode::close; }
   net::stream& io() noexcept;
+  // The client's address (getpeername once per connection); len 0 when unknown.
+  const net::address& peer() noexcept;
   runtime::shard& shard() noexcept;
   shard_listener& listener() noexcept { return _listener; }
   bool draining() const noexcept;

@@ -11,6 +11,7 @@
 #include <ringgate/config/config.hpp>
 #include <ringgate/http/request.hpp>
 #include <ringgate/httpd/exchange.hpp>
+#include <ringgate/net/socket.hpp>
 #include <ringgate/net/stream.hpp>
 #include <ringgate/runtime/block_pool.hpp>
 #include <ringgate/runtime/shard.hpp>
@@ -23,6 +24,8 @@ namespace rg::httpd {
 struct connection {
   connection(runtime::shard& s, runtime::block_pool& pool, int fd) noexcept : io(s, pool, fd) {}
   net::stream io;
+  net::address peer;         // the client's address, looked up on first use (access log)
+  bool peer_known = false;
   uint32_t index = 0;
   uint32_t generation = 0;
   bool idle = true;  // waiting for the first byte of a request

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <string_view>
 
 namespace rg::log {
@@ -62,6 +63,19 @@ inline constexpr size_t ts_chars = 27;
 void format_utc_us(int64_t unix_us, char* out) noexcept;
 
 void write(level l, std::string_view msg, std::initializer_list<field> fields = {}) noexcept;
+
+// ---- the access log: one preformatted line per request, through the same bounded queue and
+// writer thread, to its own destination ----
+
+// Where access lines go: "" = stdout, else FILE opened for appending. Control thread. Returns an
+// error message ("cannot open FILE: reason"), or "" on success.
+std::string set_access_file(const std::string& path);
+// Asks the writer to reopen the access file before its next write (SIGUSR1, for logrotate).
+void reopen_access_file() noexcept;
+// Queues one line (a complete JSON object; the newline is added). Never blocks: a full queue, or
+// a line longer than a slot (~1 KiB), drops it and counts it.
+void access(std::string_view line) noexcept;
+uint64_t access_dropped() noexcept;
 
 inline void debug(std::string_view m, std::initializer_list<field> f = {}) noexcept {
   if (enabled(level::debug)) write(level::debug, m, f);

@@ -394,5 +394,66 @@ TEST_F(Log, SmallRingAccountsForEveryLine) {
   EXPECT_EQ(written + lost, static_cast<size_t>(threads * per_thread));
 }
 
+
+// ---- the access-log channel ----
+
+std::string read_file(const std::string& path) {
+  std::string out;
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+TEST_F(Log, AccessLinesGoToTheirOwnFileAndReopenAfterRotation) {
+  std::string dir = testing::TempDir();
+  std::string path = dir + "rg-access-test.log";
+  std::string rotated = path + ".1";
+  std::remove(path.c_str());
+  std::remove(rotated.c_str());
+  ASSERT_EQ(set_access_file(path), "");
+  start(opts(format::json));
+  access(R"({"n":1})");
+  info("an application line");
+  // Rotation as logrotate does it: move the file away, then SIGUSR1 → reopen.
+  stop();  // drains: line 1 is in the file
+  ASSERT_EQ(std::rename(path.c_str(), rotated.c_str()), 0);
+  start(opts(format::json));
+  reopen_access_file();
+  access(R"({"n":2})");
+  stop();
+  EXPECT_EQ(read_file(rotated), "{\"n\":1}\n");
+  EXPECT_EQ(read_file(path), "{\"n\":2}\n");
+  // Application lines never land in the access log, and access lines never in the log.
+  EXPECT_EQ(lines().size(), 1u);
+  EXPECT_EQ(contents().find("\"n\""), std::string::npos);
+  EXPECT_EQ(set_access_file(""), "");
+  std::remove(path.c_str());
+  std::remove(rotated.c_str());
+}
+
+TEST_F(Log, AccessLineTooLongIsDroppedWholeAndCounted) {
+  std::string path = testing::TempDir() + "rg-access-long.log";
+  std::remove(path.c_str());
+  ASSERT_EQ(set_access_file(path), "");
+  start(opts(format::json));
+  uint64_t before = access_dropped();
+  access("{\"x\":\"" + std::string(2000, 'a') + "\"}");
+  access(R"({"ok":true})");
+  stop();
+  EXPECT_EQ(access_dropped(), before + 1);
+  EXPECT_EQ(read_file(path), "{\"ok\":true}\n");
+  EXPECT_EQ(set_access_file(""), "");
+  std::remove(path.c_str());
+}
+
+TEST_F(Log, AccessFileThatCannotBeOpenedIsAnError) {
+  std::string err = set_access_file("/nonexistent-dir/access.log");
+  EXPECT_NE(err.find("cannot open /nonexistent-dir/access.log"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace rg::log

@@ -1,0 +1,28 @@
+// The access log: one JSON line per request, formatted on the shard into a stack buffer and
+// queued to the log writer thread (log::access), which drops and counts when its queue is full.
+// It never carries a key or a secret: the client's credentials are not read, the provider key is
+// not known here, and the path is logged without its query string.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <ringgate/httpd/exchange.hpp>
+
+#include "metrics.hpp"
+
+namespace rg::gateway {
+
+// Cost in USD of `n`'s usage at its model's prices; negative when unknown.
+double cost_usd(const exchange_note& n) noexcept;
+
+// Formats the access line for one finished exchange into `out`; returns its length (0 when it
+// did not fit, which cannot happen with ≥ 1 KiB: every variable field is truncated).
+size_t format_access_line(httpd::exchange& ex, const exchange_note& n, uint16_t status,
+                          uint64_t duration_ns, int64_t unix_us, std::span<char> out) noexcept;
+
+// Formats and queues the line.
+void write_access_line(httpd::exchange& ex, const exchange_note& n, uint16_t status,
+                       uint64_t duration_ns) noexcept;
+
+}  // namespace rg::gateway
