@@ -54,6 +54,8 @@ struct call_state {
   json::usage usage;
   uint64_t started_ns = 0;
   uint64_t total_deadline_ns = 0;
+  uint64_t acquire_ns = 0;        // started acquiring an upstream connection
+  uint64_t relay_end_ns = 0;      // the relay of the upstream's answer ended
   uint64_t sent_ns = 0;           // the request went upstream (last attempt)
   uint64_t upstream_head_ns = 0;  // its response head arrived
   uint32_t retries = 0;           // attempts after the first (a stale pooled connection)

@@ -30,7 +30,7 @@ std::expected<void, std::string> gateway::start() {
   _routes = std::move(*routes);
   uint32_t shards =
       _cfg->server.shards ? _cfg->server.shards : uint32_t(httpd::affinity_cpus().size());
-  _metrics = std::make_unique<gateway_metrics>(*_routes, shards, _data);
+  _metrics = std::make_unique<gateway_metrics>(*_routes, _cfg->keys, shards, _data);
   if (auto started = _data.start(); !started) return started;
   if (_cfg->admin.listen == "off") return {};
   config::server_config a;

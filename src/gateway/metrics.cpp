@@ -10,6 +10,7 @@
 #include <ringgate/runtime/clock.hpp>
 #include <ringgate/runtime/log.hpp>
 
+#include "access.hpp"
 #include "routes.hpp"
 
 namespace rg::gateway {
@@ -20,6 +21,11 @@ constexpr std::string_view endpoint_names[] = {
 constexpr std::string_view status_classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "none"};
 constexpr uint32_t class_count = std::size(status_classes);
 constexpr uint32_t endpoint_count = uint32_t(endpoint::count_);
+
+// Upstream failure kinds: the error codes the proxy reports, plus an upstream 5xx answer.
+constexpr std::string_view upstream_error_kinds[] = {"upstream_error", "upstream_timeout",
+                                                     "upstream_stream_failed", "status_5xx"};
+constexpr uint32_t error_kind_count = std::size(upstream_error_kinds);
 
 uint32_t status_class(uint16_t status) noexcept {
   if (status >= 100 && status < 600) return status / 100 - 1;
@@ -65,8 +71,8 @@ void gauge_line(std::string& out, std::string_view name, std::string_view help,
 
 }  // namespace
 
-gateway_metrics::gateway_metrics(const route_table& routes, uint32_t shards,
-                                 const httpd::http_server& data)
+gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<config::key_config>& keys,
+                                 uint32_t shards, const httpd::http_server& data)
     : _routes(routes) {
   wall_start_s();
   const auto& models = routes.models();
@@ -98,6 +104,7 @@ gateway_metrics::gateway_metrics(const route_table& routes, uint32_t shards,
                               {"endpoint"},
                               {}};
   for (auto e : endpoint_names) dur.series.push_back({std::string(e)});
+  std::vector<std::vector<std::string>> dur_series = dur.series;
   _duration = _reg.add(std::move(dur));
 
   _in_flight = _reg.add({"ringgate_requests_in_flight",
@@ -106,6 +113,72 @@ gateway_metrics::gateway_metrics(const route_table& routes, uint32_t shards,
                          {},
                          {},
                          true});
+
+  _overhead = _reg.add({"ringgate_gateway_overhead_seconds",
+                        "Time inside ringgate per request, excluding the upstream: the request's "
+                        "duration minus the time from acquiring the upstream connection to the "
+                        "end of the relay.",
+                        observe::metric_type::histogram, {"endpoint"}, dur_series});
+
+  std::vector<std::vector<std::string>> by_provider;
+  for (const auto& p : providers) by_provider.push_back({p.name});
+  _providers = uint32_t(providers.size());
+  _upstream_ttfb = _reg.add({"ringgate_upstream_ttfb_seconds",
+                             "Upstream time to first byte: request sent to response head.",
+                             observe::metric_type::histogram, {"provider"}, by_provider});
+  _upstream_duration = _reg.add({"ringgate_upstream_duration_seconds",
+                                 "Upstream connection acquired to the end of the relayed answer.",
+                                 observe::metric_type::histogram, {"provider"}, by_provider});
+  observe::family_options errs{"ringgate_upstream_errors_total",
+                               "Upstream failures by provider and kind.",
+                               observe::metric_type::counter,
+                               {"provider", "kind"},
+                               {}};
+  for (const auto& p : providers) {
+    for (auto k : upstream_error_kinds) errs.series.push_back({p.name, std::string(k)});
+  }
+  _upstream_errors = _reg.add(std::move(errs));
+  _retries = _reg.add({"ringgate_retries_total",
+                       "Upstream attempts after the first (today: a pooled connection the "
+                       "server had closed).",
+                       observe::metric_type::counter, {"provider"}, by_provider, true});
+  _circuit = _reg.add({"ringgate_circuit_state",
+                       "Circuit breaker state per provider endpoint: 0 closed, 1 half-open, 2 "
+                       "open.",
+                       observe::metric_type::gauge, {"provider"}, by_provider, true});
+
+  observe::family_options tokens{"ringgate_tokens_total",
+                                 "Tokens reported by the upstream, by model, provider and "
+                                 "direction (in = prompt, out = completion).",
+                                 observe::metric_type::counter,
+                                 {"model", "provider", "direction"},
+                                 {}};
+  observe::family_options cost{"ringgate_cost_usd_total",
+                               "Cost in US dollars at the configured prices, by model and provider.",
+                               observe::metric_type::counter,
+                               {"model", "provider"},
+                               {}};
+  cost.scale = 1e-9;  // cells count nano-dollars
+  for (uint32_t s = 0; s < _slots; ++s) {
+    tokens.series.push_back({slot_labels[s].first, slot_labels[s].second, "in"});
+    tokens.series.push_back({slot_labels[s].first, slot_labels[s].second, "out"});
+    cost.series.push_back({slot_labels[s].first, slot_labels[s].second});
+  }
+  _tokens = _reg.add(std::move(tokens));
+  _cost = _reg.add(std::move(cost));
+  std::vector<std::vector<std::string>> by_model;
+  for (const auto& m : models) by_model.push_back({m.name});
+  _fallbacks = _reg.add({"ringgate_fallbacks_total",
+                         "Requests served by a fallback model, by the model asked for.",
+                         observe::metric_type::counter, {"model"}, by_model, true});
+  std::vector<std::vector<std::string>> by_key;
+  for (const auto& k : keys) by_key.push_back({k.name});
+  _rate_limited = _reg.add({"ringgate_rate_limited_total",
+                            "Requests refused by a virtual key's rate limit, by key.",
+                            observe::metric_type::counter, {"key"}, by_key, true});
+  _budget_rejected = _reg.add({"ringgate_budget_rejected_total",
+                               "Requests refused by a virtual key's budget, by key.",
+                               observe::metric_type::counter, {"key"}, by_key, true});
 
   // Figures kept elsewhere, read at scrape time.
   _reg.add_hook([&data](std::string& out) {
@@ -179,6 +252,30 @@ void gateway_metrics::end(uint32_t shard, const exchange_note& n, uint16_t statu
   uint32_t slot = n.model_slot < _slots ? n.model_slot : 0;
   b.add(_requests, (e * _slots + slot) * class_count + status_class(status));
   b.observe_ns(_duration, e, duration_ns);
+  b.observe_ns(_overhead, e, duration_ns > n.upstream_ns ? duration_ns - n.upstream_ns : 0);
+  if (slot == 0) return;  // nothing was routed
+  uint32_t p = provider_of_slot(slot);
+  if (n.upstream_ttfb_ns) b.observe_ns(_upstream_ttfb, p, n.upstream_ttfb_ns);
+  if (n.upstream_ns) b.observe_ns(_upstream_duration, p, n.upstream_ns);
+  if (n.retries) b.add(_retries, p, n.retries);
+  int kind = -1;
+  for (uint32_t k = 0; k < error_kind_count; ++k) {
+    if (n.error == upstream_error_kinds[k]) kind = int(k);
+  }
+  if (kind < 0 && n.upstream_status >= 500) kind = int(error_kind_count - 1);
+  if (kind >= 0) b.add(_upstream_errors, p * error_kind_count + uint32_t(kind));
+  if (n.usage_known) {
+    b.add(_tokens, slot * 2, uint64_t(n.tokens_in));
+    b.add(_tokens, slot * 2 + 1, uint64_t(n.tokens_out));
+    double usd = cost_usd(n);
+    if (usd > 0) b.add(_cost, slot, uint64_t(usd * 1e9 + 0.5));
+  }
+}
+
+uint32_t gateway_metrics::provider_of_slot(uint32_t slot) const noexcept {
+  const auto& models = _routes.models();
+  if (slot >= 1 && slot <= models.size()) return models[slot - 1].provider;
+  return slot - 1 - uint32_t(models.size());
 }
 
 std::string gateway_metrics::expose() const {

@@ -37,6 +37,8 @@ struct exchange_note {
   int64_t tokens_out = 0;
   int64_t cached_tokens = 0;
   uint64_t upstream_ttfb_ns = 0;    // request sent → upstream response head; 0 = none
+  uint64_t upstream_ns = 0;         // upstream connection acquired → relay finished; 0 = none
+  uint16_t upstream_status = 0;     // the upstream's status, 0 when it never answered
   uint32_t retries = 0;
   std::string_view error;           // static error code (e.g. "upstream_timeout"), or empty
   std::string_view request_id_view() const noexcept { return {request_id, request_id_len}; }
@@ -46,7 +48,8 @@ class gateway_metrics {
  public:
   // Families for `routes`, blocks for `shards` shards, scrape hooks reading `data` (server
   // counters) and process figures.
-  gateway_metrics(const route_table& routes, uint32_t shards, const httpd::http_server& data);
+  gateway_metrics(const route_table& routes, const std::vector<config::key_config>& keys,
+                  uint32_t shards, const httpd::http_server& data);
 
   observe::shard_block& block(uint32_t shard) noexcept { return *_blocks[shard]; }
   // Slot of a resolved model: 1 + model index for configured models, 1 + M + provider index for
@@ -61,11 +64,16 @@ class gateway_metrics {
   std::string expose() const;
 
  private:
+  uint32_t provider_of_slot(uint32_t slot) const noexcept;
+
   observe::registry _reg;
   std::vector<std::unique_ptr<observe::shard_block>> _blocks;
   const route_table& _routes;
   uint32_t _slots = 1;
   observe::family_id _requests, _duration, _in_flight;
+  observe::family_id _overhead, _upstream_ttfb, _upstream_duration, _upstream_errors;
+  observe::family_id _tokens, _cost, _retries, _fallbacks, _circuit, _rate_limited, _budget_rejected;
+  uint32_t _providers = 0;
 };
 
 }  // namespace rg::gateway

@@ -276,6 +276,8 @@ void fill_note(const call_state& c, exchange_note& n) noexcept {
   n.tokens_out = std::max<int64_t>(c.usage.completion_tokens, 0);
   n.cached_tokens = std::max<int64_t>(c.usage.cached_tokens, 0);
   if (c.upstream_head_ns > c.sent_ns && c.sent_ns) n.upstream_ttfb_ns = c.upstream_head_ns - c.sent_ns;
+  if (c.acquire_ns && c.relay_end_ns > c.acquire_ns) n.upstream_ns = c.relay_end_ns - c.acquire_ns;
+  n.upstream_status = c.upstream_head_ns ? c.meta.status : 0;
   n.retries = c.retries;
   n.error = c.client_gone ? std::string_view("client_disconnected") : c.error_code;
 }
@@ -319,6 +321,7 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
   upstream::pool& pool = h.pool_for(*c.route.provider);
   runtime::spawn(watch_client(c));
   head_outcome outcome = head_outcome::failed;
+  c.acquire_ns = runtime::monotonic_ns();
   for (int attempt = 0; attempt < 2 && !c.client_gone; ++attempt) {
     auto conn = co_await pool.acquire(attempt > 0);
     if (!conn) {
@@ -349,6 +352,7 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
       keep = co_await relay_buffered(c);
     }
   }
+  c.relay_end_ns = runtime::monotonic_ns();
   stop_watching(c);
   if (c.conn) pool.release(c.conn, keep && !c.client_gone ? upstream::reuse::keep : upstream::reuse::close);
   if (c.client_gone) ex.force_close();

@@ -124,7 +124,8 @@ family_id registry::add(family_options f) {
       throw std::invalid_argument("label name: " + l);
     }
   }
-  if (f.series.empty()) f.series.emplace_back();
+  // No labels: one series. Labels but no series (e.g. no keys configured): an empty family.
+  if (f.series.empty() && f.label_names.empty()) f.series.emplace_back();
   family fam;
   fam.id.index = uint32_t(_families.size());
   fam.id.offset = _cells;
@@ -166,7 +167,11 @@ void registry::expose(std::span<const shard_block* const> blocks, std::string& o
         if (sums[0] == 0 && !fam.opts.emit_zero) continue;
         series_prefix(out, fam.opts.name, "", labels, "");
         // Gauges may be written as differences by several shards: read as signed.
-        if (fam.opts.type == metric_type::gauge) {
+        if (fam.opts.scale != 1.0) {
+          double v = fam.opts.type == metric_type::gauge ? double(int64_t(sums[0]))
+                                                         : double(sums[0]);
+          append_value(out, v * fam.opts.scale);
+        } else if (fam.opts.type == metric_type::gauge) {
           out += std::to_string(int64_t(sums[0]));
         } else {
           append_uint(out, sums[0]);

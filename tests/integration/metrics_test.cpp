@@ -66,7 +66,9 @@ std::string which(const char* tool) {
   return path;
 }
 
-bool have(const char* tool) { return !which(tool).empty(); }
+bool have(const char* tool) {
+  return !which(tool).empty();
+}
 
 class metrics_test : public ::testing::Test {
  protected:
@@ -88,10 +90,16 @@ base_url = "http://127.0.0.1:)" +
 api_key = ")" + std::string(secret) +
                      R"("
 headers = { "x-upstream-token" = "hdr-secret-777" }
+forward_headers = ["x-mock-*"]
 
 [[models]]
 name = "mock-small"
 targets = [{ provider = "mock", model = "mock-small" }]
+price = { input_per_mtok = 1000.0, output_per_mtok = 3000.0 }
+
+[[keys]]
+name = "team-a"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
 )";
     s_gw = server::start(gw);
   }
@@ -138,7 +146,7 @@ TEST_F(metrics_test, counters_equal_what_was_sent_across_shards) {
   }
   for (int i = 0; i < 3; ++i) roundtrip(s_gw->port(), get_request("/nope"));
   auto bad = roundtrip(s_gw->port(), post_request("/v1/chat/completions",
-                                                 R"({"model":"no-such-model","messages":[]})"));
+                                                  R"({"model":"no-such-model","messages":[]})"));
   ASSERT_TRUE(bad && bad->status == 400);
 
   std::string text = scrape();
@@ -166,6 +174,45 @@ TEST_F(metrics_test, counters_equal_what_was_sent_across_shards) {
                                                                    : "") +
                        R"("})"),
       1);
+}
+
+TEST_F(metrics_test, tokens_cost_upstream_time_and_errors) {
+  const std::string in =
+      R"(ringgate_tokens_total{model="mock-small",provider="mock",direction="in"})";
+  const std::string out =
+      R"(ringgate_tokens_total{model="mock-small",provider="mock",direction="out"})";
+  const std::string cost = R"(ringgate_cost_usd_total{model="mock-small",provider="mock"})";
+  const std::string e5xx = R"(ringgate_upstream_errors_total{provider="mock",kind="status_5xx"})";
+  const std::string ttfb = R"(ringgate_upstream_ttfb_seconds_count{provider="mock"})";
+  std::string before = scrape();
+  auto r = roundtrip(s_gw->port(), post_request("/v1/chat/completions", chat_body));
+  ASSERT_TRUE(r && r->status == 200);
+  auto doc = parse_json(r->body);
+  ASSERT_TRUE(doc);
+  int64_t prompt = 0, completion = 0;
+  ASSERT_FALSE(doc->root["usage"]["prompt_tokens"].get(prompt));
+  ASSERT_FALSE(doc->root["usage"]["completion_tokens"].get(completion));
+  auto failed = roundtrip(
+      s_gw->port(), post_request("/v1/chat/completions", chat_body, "x-mock-status: 503\r\n"));
+  ASSERT_TRUE(failed && failed->status == 503);
+  std::string after = scrape();
+  auto delta = [&](const std::string& series) {
+    return sample(after, series) - std::max(0.0, sample(before, series));
+  };
+  EXPECT_EQ(delta(in), double(prompt));
+  EXPECT_EQ(delta(out), double(completion));
+  EXPECT_NEAR(delta(cost), (double(prompt) * 1000.0 + double(completion) * 3000.0) / 1e6, 1e-9);
+  EXPECT_EQ(delta(e5xx), 1);
+  EXPECT_EQ(delta(ttfb), 2);
+  // Families with configured series are present even before anything happens.
+  EXPECT_EQ(sample(after, R"(ringgate_retries_total{provider="mock"})"), 0);
+  EXPECT_EQ(sample(after, R"(ringgate_circuit_state{provider="mock"})"), 0);
+  EXPECT_EQ(sample(after, R"(ringgate_fallbacks_total{model="mock-small"})"), 0);
+  EXPECT_EQ(sample(after, R"(ringgate_rate_limited_total{key="team-a"})"), 0);
+  EXPECT_EQ(sample(after, R"(ringgate_budget_rejected_total{key="team-a"})"), 0);
+  EXPECT_GT(
+      sample(after, R"(ringgate_gateway_overhead_seconds_count{endpoint="/v1/chat/completions"})"),
+      0);
 }
 
 TEST_F(metrics_test, histogram_buckets_are_cumulative_and_match_the_count) {

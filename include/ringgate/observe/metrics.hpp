@@ -82,10 +82,13 @@ struct family_options {
   std::string help;
   metric_type type = metric_type::counter;
   std::vector<std::string> label_names;
-  // One entry per series: its label values, in label_names order. Empty label_names: one series
-  // with no labels (pass one empty vector).
+  // One entry per series: its label values, in label_names order. No label_names and no series:
+  // one series without labels. Label names but no series: a family with nothing to expose yet.
   std::vector<std::vector<std::string>> series;
   bool emit_zero = false;  // also expose series that are still 0 (gauges, single series)
+  // Counters and gauges: the exposed value is the summed cells times this (e.g. cells count
+  // nano-dollars, scale 1e-9 exposes dollars). Histograms always count nanoseconds.
+  double scale = 1.0;
 };
 
 // Values computed at scrape time (process figures, gauges read from elsewhere): appended to the

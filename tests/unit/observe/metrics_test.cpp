@@ -156,3 +156,24 @@ TEST(metrics, promtool_accepts_the_exposition) {
   int rc = pclose(p);
   EXPECT_EQ(rc, 0) << text << "\n---\n" << out;
 }
+
+TEST(metrics, a_labelled_family_may_have_no_series) {
+  registry r;
+  family_id f = r.add({"ringgate_rate_limited_total", "By key.", metric_type::counter, {"key"},
+                       {}, true});
+  EXPECT_EQ(f.series, 0u);
+  auto a = r.make_block();
+  std::string out = expose(r, {a.get()});
+  EXPECT_TRUE(contains(out, "# TYPE ringgate_rate_limited_total counter\n"));
+  EXPECT_FALSE(contains(out, "ringgate_rate_limited_total{"));
+}
+
+TEST(metrics, scaled_counters_expose_fractions) {
+  registry r;
+  family_options o{"ringgate_cost_usd_total", "Cost.", metric_type::counter, {}, {}, true};
+  o.scale = 1e-9;
+  family_id f = r.add(std::move(o));
+  auto a = r.make_block();
+  a->add(f, 0, 1'500'000'000);
+  EXPECT_TRUE(contains(expose(r, {a.get()}), "ringgate_cost_usd_total 1.5\n"));
+}
