@@ -1,5 +1,6 @@
 // stream: multishot recv into provided buffers, copied into a pooled input block; sendmsg with
-// deadlines; orderly close (see stream.hpp for the invariants).
+// deadlines; orderly close (see stream.hpp for the invariants). The secure (transform) half of
+// the stream lives in stream_secure.cpp.
 #include <ringgate/net/stream.hpp>
 
 #include <sys/socket.h>
@@ -29,6 +30,8 @@ stream::~stream() {
     ::close(_fd);
   }
   if (_in) _pool.put(_in);
+  if (_cin) _pool.put(_cin);
+  if (_out) _pool.put(_out);
 }
 
 void stream::consume(size_t n) noexcept {
@@ -42,6 +45,11 @@ void stream::release_input_if_empty() noexcept {
     _in = nullptr;
     _in_head = _in_tail = 0;
   }
+  if (_cin && _cin_head == _cin_tail && _held_count == 0) {
+    _pool.put(_cin);
+    _cin = nullptr;
+    _cin_head = _cin_tail = 0;
+  }
 }
 
 bool stream::ensure_input() noexcept {
@@ -52,18 +60,23 @@ bool stream::ensure_input() noexcept {
   return true;
 }
 
-size_t stream::append(const char* p, size_t n) noexcept {
-  ensure_input();
-  size_t cap = _pool.block_bytes();
-  if (_in_tail + n > cap && _in_head > 0) {
-    // Compact: move unconsumed bytes to the front.
-    std::memmove(_in, _in + _in_head, _in_tail - _in_head);
-    _in_tail -= _in_head;
-    _in_head = 0;
+// Appends to a pooled block [head, tail), taking the block on first use and compacting (moving
+// unconsumed bytes to the front) when the tail has no room. Returns the bytes taken.
+size_t stream::append_to(char*& block, size_t& head, size_t& tail, const char* p,
+                         size_t n) noexcept {
+  if (!block) {
+    block = _pool.get();
+    head = tail = 0;
   }
-  size_t take = std::min(n, cap - _in_tail);
-  std::memcpy(_in + _in_tail, p, take);
-  _in_tail += take;
+  size_t cap = _pool.block_bytes();
+  if (tail + n > cap && head > 0) {
+    std::memmove(block, block + head, tail - head);
+    tail -= head;
+    head = 0;
+  }
+  size_t take = std::min(n, cap - tail);
+  std::memcpy(block + tail, p, take);
+  tail += take;
   return take;
 }
 
@@ -74,7 +87,7 @@ bool stream::drain_held() noexcept {
   size_t i = 0;
   for (; i < _held_count; ++i) {
     held_buffer& h = _held[i];
-    size_t took = append(bufs.data(h.bid) + h.offset, h.len);
+    size_t took = take(bufs.data(h.bid) + h.offset, h.len);
     moved |= took > 0;
     if (took < h.len) {
       h.offset += uint32_t(took);
@@ -120,7 +133,7 @@ void stream::on_recv(int res, uint32_t flags) noexcept {
         log::warn("stream receive queue overflow, closing", {{"fd", _fd}});
       }
     } else {
-      size_t took = (_held_count == 0) ? append(bufs.data(bid), size_t(res)) : 0;
+      size_t took = (_held_count == 0) ? take(bufs.data(bid), size_t(res)) : 0;
       if (took == size_t(res)) {
         bufs.recycle(bid);
       } else if (_held_count < held_max) {
@@ -152,7 +165,9 @@ void stream::on_recv(int res, uint32_t flags) noexcept {
     std::exchange(_close_waiter, {}).resume();
     return;
   }
-  if (_reader) {
+  if (_reader && _xf) {
+    tls_wake(res > 0 && !_closing);
+  } else if (_reader) {
     if (_errno) {
       wake_reader(read_status::error);
     } else if (_cancelled) {
@@ -204,6 +219,7 @@ bool stream::read_awaiter::await_ready() noexcept {
     status = read_status::cancelled;
     return true;
   }
+  if (s._xf) return s.tls_status(s.tls_pump(), status);
   if (s._held_count > 0 && s._mode == rx_mode::hold) {
     status = read_status::data;
     return true;
@@ -241,11 +257,18 @@ void stream::read_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
 read_status stream::read_awaiter::await_resume() noexcept {
   if (status != read_status::data) return status;  // decided in await_ready
   read_status st = s._reader_status;
-  if (st == read_status::data && s._held_count > 0 && s._mode == rx_mode::copy) s.drain_held();
+  if (st == read_status::data && s._held_count > 0 && s._mode == rx_mode::copy && !s._xf) {
+    s.drain_held();
+  }
   return st;
 }
 
 runtime::task<int> stream::send_all(std::span<iovec> iov, uint64_t deadline_ns) {
+  if (_xf) co_return co_await send_secure(iov, deadline_ns);
+  co_return co_await send_raw(iov, deadline_ns);
+}
+
+runtime::task<int> stream::send_raw(std::span<iovec> iov, uint64_t deadline_ns) {
   size_t first = 0;
   while (first < iov.size()) {
     if (_aborted || _fd < 0) co_return -ECANCELED;
@@ -304,15 +327,20 @@ runtime::task<void> stream::close() {
   auto& bufs = _shard.recv_buffers();
   for (size_t i = 0; i < _held_count; ++i) bufs.recycle(_held[i].bid);
   _held_count = 0;
+  if (_xf) {
+    send_close_notify();
+    _xf.reset();
+  }
   if (_fd >= 0) {
     ::close(_fd);
     _fd = -1;
   }
-  if (_in) {
-    _pool.put(_in);
-    _in = nullptr;
+  for (char** b : {&_in, &_cin, &_out}) {
+    if (*b) _pool.put(std::exchange(*b, nullptr));
   }
   _in_head = _in_tail = 0;
+  _cin_head = _cin_tail = 0;
+  _out_len = 0;
 }
 
 }  // namespace rg::net

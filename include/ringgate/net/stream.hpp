@@ -1,18 +1,24 @@
 // stream: one TCP connection on a shard. Receives with a multishot recv into the shard's
 // provided-buffer ring, copying into a per-connection input block taken from a pool only while
 // there are unconsumed bytes; sends with single-shot sendmsg under a deadline.
+// With a transform (TLS) set, received bytes are ciphertext kept in a second block and decrypted
+// into the input block; sends are encrypted into an output block first. Hold mode does not apply
+// then: plaintext exists only after decryption, so callers use the copy path (see secure()).
 // Invariants: at most one reader and one sender wait at a time; a completion handler never touches
 // the stream after resuming its waiter (the waiter may close and free it); the fd is closed only
-// after the multishot recv's final completion has been reaped.
+// after the multishot recv's final completion has been reaped; on a secure stream no plaintext
+// is read or sent before handshake() returned 0.
 #pragma once
 
 #include <sys/uio.h>
 
 #include <coroutine>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 
+#include <ringgate/net/transform.hpp>
 #include <ringgate/runtime/block_pool.hpp>
 #include <ringgate/runtime/io_call.hpp>
 #include <ringgate/runtime/shard.hpp>
@@ -41,6 +47,14 @@ class stream {
   int last_errno() const noexcept { return _errno; }
   bool aborted() const noexcept { return _aborted; }
 
+  // Puts a record layer (TLS) under this stream; before any byte is received or sent.
+  void set_transform(std::unique_ptr<transform> t) noexcept { _xf = std::move(t); }
+  bool secure() const noexcept { return _xf != nullptr; }
+  const transform* tls() const noexcept { return _xf.get(); }
+  // Runs the transform's handshake to completion. 0, or -errno: -EPROTO (the transform failed;
+  // it keeps the reason), -ETIMEDOUT, -ECONNRESET (closed first), -ECANCELED.
+  runtime::task<int> handshake(uint64_t deadline_ns);
+
   // Bytes received and not yet consumed. Valid until the next read_more() or consume().
   std::string_view input() const noexcept { return {_in + _in_head, _in_tail - _in_head}; }
   void consume(size_t n) noexcept;
@@ -60,7 +74,7 @@ class stream {
   // it back with recycle() once done with it (e.g. after the send that forwarded it completed).
   // Switch to hold only when input() is empty or its bytes have been handled.
   enum class rx_mode : uint8_t { copy, hold };
-  void set_rx_mode(rx_mode m) noexcept { _mode = m; }
+  void set_rx_mode(rx_mode m) noexcept { _mode = _xf ? rx_mode::copy : m; }
   struct rx_buffer {
     uint16_t bid;
     const char* data;
@@ -79,13 +93,15 @@ class stream {
   runtime::task<int> send_all(std::span<iovec> iov, uint64_t deadline_ns);
   runtime::task<int> send_all(std::string_view bytes, uint64_t deadline_ns);
 
+  // Half-closes the sending side (after close_notify on a secure stream); reads continue.
+  void shutdown_write() noexcept;
   // Wakes a waiting reader with `cancelled` without ending the stream (later reads work).
   void interrupt_reader() noexcept;
   bool eof() const noexcept { return _eof; }
   // True when the stream can carry another exchange: open, no error, no EOF, nothing unread.
   bool reusable() const noexcept {
     return _fd >= 0 && !_eof && !_errno && !_aborted && !_cancelled && _held_count == 0 &&
-           _in_head == _in_tail;
+           _in_head == _in_tail && secure_reusable();
   }
   // Wakes a waiting reader with `cancelled` and cancels a pending send; later reads report cancelled.
   void abort() noexcept;
@@ -104,10 +120,30 @@ class stream {
   };
   static constexpr size_t held_max = 32;
 
+  bool secure_reusable() const noexcept {
+    return !_xf || (_tls_ready && !_tls_closed && _cin_head == _cin_tail && _out_len == 0 &&
+                    !_xf->plaintext_pending());
+  }
+  runtime::task<int> send_raw(std::span<iovec> iov, uint64_t deadline_ns);
+  runtime::task<int> send_secure(std::span<iovec> iov, uint64_t deadline_ns);
+  runtime::task<int> flush_out(uint64_t deadline_ns);
+  bool ensure_out() noexcept;
+  cipher_io window() noexcept;
+  void apply(const cipher_io& io) noexcept;
+  bool tls_pump() noexcept;
+  bool tls_decrypt() noexcept;
+  void tls_wake(bool fresh) noexcept;
+  // The status a waiting reader gets now; false when it should keep waiting.
+  bool tls_status(bool progressed, read_status& out) const noexcept;
+  void send_close_notify() noexcept;
   void arm_recv() noexcept;
   void on_recv(int res, uint32_t flags) noexcept;
   bool ensure_input() noexcept;
-  size_t append(const char* p, size_t n) noexcept;
+  size_t append_to(char*& block, size_t& head, size_t& tail, const char* p, size_t n) noexcept;
+  // Received bytes: plaintext into the input block, or ciphertext into its own block.
+  size_t take(const char* p, size_t n) noexcept {
+    return _xf ? append_to(_cin, _cin_head, _cin_tail, p, n) : append_to(_in, _in_head, _in_tail, p, n);
+  }
   bool drain_held() noexcept;
   void wake_reader(read_status st) noexcept;
   static void on_read_deadline(runtime::timer& t, void* ctx) noexcept;
@@ -137,6 +173,17 @@ class stream {
   size_t _in_tail = 0;
   held_buffer _held[held_max];
   size_t _held_count = 0;
+  // Secure streams: the record layer, received ciphertext, and ciphertext waiting to be sent.
+  std::unique_ptr<transform> _xf;
+  bool _tls_ready = false;   // handshake done
+  bool _tls_closed = false;  // close_notify received
+  bool _sending = false;     // a send of _out is in flight
+  bool _notify_sent = false; // close_notify already sent
+  char* _cin = nullptr;
+  size_t _cin_head = 0;
+  size_t _cin_tail = 0;
+  char* _out = nullptr;
+  size_t _out_len = 0;
 };
 
 }  // namespace rg::net
