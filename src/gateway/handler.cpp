@@ -42,7 +42,7 @@ shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
   // Size this shard's JSON parser for typical requests now, not on the first request.
   json::reserve_thread_parser(64 * 1024);
   for (const auto& p : routes.providers()) {
-    _pools.push_back(std::make_unique<upstream::pool>(s, _upstream_blocks, *p.ep));
+    _pools.push_back(std::make_unique<upstream::pool>(s, _upstream_blocks, *p.ep, p.tls.get()));
   }
 }
 

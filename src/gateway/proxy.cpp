@@ -324,6 +324,14 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
   c.acquire_ns = runtime::monotonic_ns();
   for (int attempt = 0; attempt < 2 && !c.client_gone; ++attempt) {
     auto conn = co_await pool.acquire(attempt > 0);
+    if (!conn && conn.error().kind == error_kind::tls) {
+      // The request was never sent: no byte (and no key) reached an unverified peer.
+      char msg[256];
+      snprintf(msg, sizeof(msg), "upstream TLS: %.*s for %s", int(conn.error().context.size()),
+               conn.error().context.data(), opts.host.c_str());
+      fail(c, 502, msg, "upstream_tls_error");
+      break;
+    }
     if (!conn) {
       bool timeout = conn.error().kind == error_kind::timeout;
       fail(c, timeout ? 504 : 502,

@@ -3,7 +3,8 @@
 // place, then sends complete events to the client straight from those buffers, framed as one
 // HTTP chunk per send through iovecs. A buffer returns to the ring once every byte of it that
 // the client needs has been sent. Only an event that spans buffers and must be inspected (usage,
-// [DONE]) is copied, into a small scratch.
+// [DONE]) is copied, into a small scratch. A TLS upstream cannot be relayed zero-copy (its
+// plaintext exists only after decryption): its bytes are copied into pooled blocks instead.
 // Failure semantics (DESIGN §5): the client never sees half an event; a failed stream ends with
 // an error event, no [DONE], and an unterminated chunked body, and the connection closes.
 #include <cerrno>
@@ -29,8 +30,9 @@ constexpr size_t iov_max = 256;         // iovecs per send
 constexpr size_t event_line_max = 512 * 1024;
 
 struct held_entry {
-  int32_t bid;  // -1: bytes left in the connection's input block after the head
+  int32_t bid;  // -1: bytes left in the connection's input block after the head, or a copy
   uint32_t len;
+  char* copy = nullptr;  // secure upstreams: decrypted bytes copied out of the input block
 };
 
 class relay {
@@ -51,6 +53,8 @@ class relay {
   bool add_piece(std::string_view p) noexcept;
   runtime::task<bool> flush(std::string_view trailer);
   void recycle_sent() noexcept;
+  bool next_segment(held_entry& e, std::string_view& bytes);
+  bool segment_ready() const noexcept;
   void fail(std::string_view message) noexcept;
   runtime::task<bool> send_error_event();
 
@@ -270,10 +274,40 @@ void relay::recycle_sent() noexcept {
   if (has_rest() && _held_count > 0) keep_from = std::min(keep_from, _held_count - 1);
   for (size_t i = 0; i < keep_from; ++i) {
     if (_held[i].bid >= 0) _c.conn->io.recycle(uint16_t(_held[i].bid));
+    if (_held[i].copy) _c.h.body_blocks().put(_held[i].copy);
   }
   std::memmove(_held, _held + keep_from, (_held_count - keep_from) * sizeof(held_entry));
   _held_count -= keep_from;
   _event_first_held = 0;
+}
+
+// The next received segment. Plaintext upstreams hand over provided buffers (zero-copy); a
+// secure stream's plaintext exists only in its input block, which later reads compact, so it is
+// copied out into a pooled block that lives until the events in it were sent.
+bool relay::next_segment(held_entry& e, std::string_view& bytes) {
+  auto& io = _c.conn->io;
+  if (!io.secure()) {
+    net::stream::rx_buffer b;
+    if (!io.pop_buffer(b)) return false;
+    e = {int32_t(b.bid), b.len};
+    bytes = std::string_view(b.data, b.len);
+    return true;
+  }
+  std::string_view in = io.input();
+  if (in.empty()) return false;
+  auto& blocks = _c.h.body_blocks();
+  char* copy = blocks.get();
+  size_t n = std::min(in.size(), blocks.block_bytes());
+  std::memcpy(copy, in.data(), n);
+  io.consume(n);
+  e = {-1, uint32_t(n), copy};
+  bytes = std::string_view(copy, n);
+  return true;
+}
+
+bool relay::segment_ready() const noexcept {
+  auto& io = _c.conn->io;
+  return io.secure() ? !io.input().empty() : io.buffers_queued() > 0;
 }
 
 runtime::task<bool> relay::send_error_event() {
@@ -315,19 +349,23 @@ runtime::task<bool> relay::run() {
     co_return false;
   }
 
-  // Bytes that arrived with the head sit in the input block; process them in place first.
-  _leftover = io.input().size();
-  if (_leftover > 0) {
-    _held[_held_count++] = {-1, uint32_t(_leftover)};
-    process(io.input());
+  // Bytes that arrived with the head sit in the input block; process them in place first
+  // (a secure stream's are copied out like everything it receives).
+  if (!io.secure()) {
+    _leftover = io.input().size();
+    if (_leftover > 0) {
+      _held[_held_count++] = {-1, uint32_t(_leftover)};
+      process(io.input());
+    }
+    io.set_rx_mode(net::stream::rx_mode::hold);
   }
-  io.set_rx_mode(net::stream::rx_mode::hold);
   for (;;) {
-    net::stream::rx_buffer b;
+    held_entry e;
+    std::string_view bytes;
     bool drained = resume();
-    while (drained && !_failed && !_body_done && _held_count < held_max && io.pop_buffer(b)) {
-      _held[_held_count++] = {int32_t(b.bid), b.len};
-      process(std::string_view(b.data, b.len));
+    while (drained && !_failed && !_body_done && _held_count < held_max && next_segment(e, bytes)) {
+      _held[_held_count++] = e;
+      process(bytes);
       if (has_rest()) break;
     }
     if (_held_count == held_max && _event_count > 0) fail("upstream stream event too large");
@@ -337,7 +375,7 @@ runtime::task<bool> relay::run() {
     if (!sent) break;
     recycle_sent();
     if (_body_done && !has_rest()) break;
-    if (io.buffers_queued() > 0 || has_rest()) continue;
+    if (segment_ready() || has_rest()) continue;
     uint64_t deadline =
         std::min(_c.total_deadline_ns, _c.h.shard().now_ns() + ms_to_ns(opts.idle_timeout_ms));
     read_status rs = co_await io.read_more(deadline);

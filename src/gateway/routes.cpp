@@ -39,6 +39,13 @@ std::expected<std::unique_ptr<route_table>, std::string> route_table::build(
     if (auto ok = r.ep->resolve(); !ok) {
       return std::unexpected("providers." + p.name + ": " + ok.error());
     }
+    if (r.ep->options().tls) {
+      std::vector<std::string> warnings;
+      auto tc = tls::client_config::build({p.tls.ca_file, p.tls.insecure_skip_verify}, warnings);
+      if (!tc) return std::unexpected("providers." + p.name + ".tls: " + tc.error());
+      for (const auto& w : warnings) log::warn("provider TLS", {{"provider", p.name}, {"warning", w}});
+      r.tls = std::move(*tc);
+    }
     if (!p.api_key.empty()) r.header_lines = "authorization: Bearer " + p.api_key + "\r\n";
     for (const auto& [name, value] : p.headers) r.header_lines += name + ": " + value + "\r\n";
     for (std::string f : p.forward_headers) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <ringgate/config/config.hpp>
+#include <ringgate/tls/tls.hpp>
 #include <ringgate/upstream/endpoint.hpp>
 
 #include "headers.hpp"
@@ -22,6 +23,8 @@ struct provider_route {
   std::string name;
   std::string kind;
   std::unique_ptr<upstream::endpoint> ep;
+  // https base_url: the shared, read-only client configuration (CA chain, verification policy).
+  std::unique_ptr<tls::client_config> tls;
   // "authorization: Bearer KEY\r\n" plus configured extra headers, ready to append. Secret:
   // never logged.
   std::string header_lines;

@@ -12,6 +12,7 @@ std::string_view to_string(error_kind k) noexcept {
     case error_kind::protocol: return "protocol";
     case error_kind::limit: return "limit";
     case error_kind::config: return "config";
+    case error_kind::tls: return "tls";
     case error_kind::internal: return "internal";
   }
   return "unknown";

@@ -32,8 +32,9 @@ runtime::task<void> watch_idle(pool& p, connection& c) {
   runtime::spawn(close_connection(p, &c));
 }
 
-pool::pool(runtime::shard& s, runtime::block_pool& input_blocks, const endpoint& ep) noexcept
-    : _shard(s), _blocks(input_blocks), _ep(ep) {}
+pool::pool(runtime::shard& s, runtime::block_pool& input_blocks, const endpoint& ep,
+           const tls::client_config* tls) noexcept
+    : _shard(s), _blocks(input_blocks), _ep(ep), _tls(tls) {}
 
 pool::~pool() {
   // The owner drains the pool (close_idle, leases returned) before the shard stops; anything left
@@ -101,10 +102,57 @@ runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) 
     co_return std::unexpected(error{error_kind::io, error_source::upstream, true, -res, "connect"});
   }
   auto* c = new connection(_shard, _blocks, fd, *this);
+  if (_tls) {
+    // The request (and the provider key in it) goes out only on a verified connection.
+    auto ok = co_await secure(*c);
+    if (!ok) {
+      runtime::spawn(close_connection(*this, c));
+      co_return std::unexpected(ok.error());
+    }
+  }
   c->leased = true;
   c->uses = 1;
   ++_leased_count;
   co_return c;
+}
+
+// Runs the TLS handshake on a new connection (SNI, hostname and chain verified by mbedTLS).
+runtime::task<std::expected<void, error>> pool::secure(connection& c) {
+  auto s = tls::session::client(*_tls, _ep.options().host, &_tls_cache);
+  if (!s) {
+    note_tls_failure(tls::failure::handshake, 0);
+    co_return std::unexpected(
+        error{error_kind::tls, error_source::gateway, false, ENOMEM, "TLS session setup failed"});
+  }
+  tls::session& session = *s;
+  c.io.set_transform(std::move(s));
+  uint64_t deadline = _shard.now_ns() + runtime::ms_to_ns(_ep.options().connect_timeout_ms);
+  int rc = co_await c.io.handshake(deadline);
+  if (rc == 0) {
+    ++_counters.tls_handshakes;
+    if (session.resumed()) ++_counters.tls_resumed;
+    co_return std::expected<void, error>{};
+  }
+  tls::failure why = rc == -EPROTO      ? session.why()
+                     : rc == -ETIMEDOUT ? tls::failure::timeout
+                                        : tls::failure::closed;
+  note_tls_failure(why, session.mbedtls_error());
+  // Verification failures will fail again: not retryable. A reset or timeout might not.
+  bool retryable = why == tls::failure::timeout || why == tls::failure::closed;
+  co_return std::unexpected(
+      error{error_kind::tls, error_source::upstream, retryable, -rc, tls::describe(why)});
+}
+
+// Counts every failure; logs at most once per endpoint per interval (across shards).
+void pool::note_tls_failure(tls::failure why, int detail) noexcept {
+  ++_counters.tls_failures[size_t(why)];
+  constexpr uint64_t log_interval_ns = 10'000'000'000;
+  uint64_t suppressed = 0;
+  if (!_ep.claim_log(_shard.now_ns(), log_interval_ns, suppressed)) return;
+  log::warn("upstream TLS handshake failed",
+            {{"provider", _ep.options().provider}, {"host", _ep.options().host},
+             {"reason", tls::label(why)}, {"mbedtls_error", detail},
+             {"suppressed_since_last", suppressed}});
 }
 
 void pool::release(connection* c, reuse r) noexcept {

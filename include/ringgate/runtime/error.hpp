@@ -15,6 +15,7 @@ enum class error_kind : uint8_t {
   timeout,     // a deadline passed
   cancelled,   // we cancelled it (shutdown, disconnect of the other side)
   protocol,    // the peer broke the protocol (HTTP framing, JSON)
+  tls,         // a TLS handshake or certificate verification failed (context: the reason)
   limit,       // a configured bound was hit
   config,      // invalid configuration
   internal,    // a bug or an impossible state

@@ -43,6 +43,9 @@ class endpoint {
   std::expected<void, std::string> resolve();
   // Any thread: the current address (a consistent copy). False before the first resolve.
   bool address(net::address& out) const noexcept;
+  // Any thread: true for at most one caller per `interval_ns` (rate-limits warnings about this
+  // endpoint across shards); `suppressed` gets how many calls were refused since the last true.
+  bool claim_log(uint64_t now_ns, uint64_t interval_ns, uint64_t& suppressed) const noexcept;
 
  private:
   void publish(const net::address& a) noexcept;
@@ -51,6 +54,8 @@ class endpoint {
   mutable std::atomic<uint32_t> _seq{0};
   net::address _addr;
   std::atomic<bool> _resolved{false};
+  mutable std::atomic<uint64_t> _log_ns{0};
+  mutable std::atomic<uint64_t> _log_suppressed{0};
 };
 
 }  // namespace rg::upstream

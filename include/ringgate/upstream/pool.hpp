@@ -13,6 +13,7 @@
 #include <ringgate/runtime/error.hpp>
 #include <ringgate/runtime/shard.hpp>
 #include <ringgate/runtime/task.hpp>
+#include <ringgate/tls/tls.hpp>
 #include <ringgate/upstream/endpoint.hpp>
 
 namespace rg::upstream {
@@ -38,11 +39,17 @@ struct pool_counters {
   uint64_t connect_errors = 0;
   uint64_t reuses = 0;
   uint64_t idle_closed = 0;  // idle connections dropped (server closed, timeout)
+  uint64_t tls_handshakes = 0;  // completed, verified handshakes
+  uint64_t tls_resumed = 0;     // of which resumed an earlier session (no full handshake)
+  uint64_t tls_failures[size_t(tls::failure::count)] = {};  // by reason
 };
 
 class pool {
  public:
-  pool(runtime::shard& s, runtime::block_pool& input_blocks, const endpoint& ep) noexcept;
+  // `tls` (https endpoints): the provider's shared client configuration; every new connection
+  // completes a verified handshake before acquire() hands it out.
+  pool(runtime::shard& s, runtime::block_pool& input_blocks, const endpoint& ep,
+       const tls::client_config* tls = nullptr) noexcept;
   pool(const pool&) = delete;
   pool& operator=(const pool&) = delete;
   ~pool();
@@ -67,6 +74,8 @@ class pool {
   friend runtime::task<void> close_connection(pool& p, connection* c);
   void unlink_idle(connection& c) noexcept;
   void retire(connection* c) noexcept;
+  runtime::task<std::expected<void, error>> secure(connection& c);
+  void note_tls_failure(tls::failure why, int detail) noexcept;
 
   runtime::shard& _shard;
   runtime::block_pool& _blocks;
@@ -77,6 +86,8 @@ class pool {
   uint32_t _closing = 0;
   bool _draining = false;
   pool_counters _counters;
+  const tls::client_config* _tls;
+  tls::session_cache _tls_cache;  // the last session, offered for resumption
 };
 
 }  // namespace rg::upstream
