@@ -36,12 +36,14 @@ size_t input_block_bytes(const config::server_limits& l) {
 }  // namespace
 
 shard_listener::shard_listener(runtime::shard& s, const config::server_config& cfg, int listen_fd,
-                               const std::atomic<bool>& draining, handler& h)
+                               const std::atomic<bool>& draining, handler& h,
+                               const tls::server_config* tls)
     : _shard(s),
       _cfg(cfg),
       _limits(limits_from(cfg.limits)),
       _draining(draining),
       _handler(h),
+      _tls(tls),
       _listen_fd(listen_fd),
       _input_blocks(input_block_bytes(cfg.limits)),
       _request_blocks(sizeof(request_state), 1024),

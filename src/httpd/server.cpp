@@ -12,6 +12,7 @@
 
 #include <ringgate/httpd/exchange.hpp>
 #include <ringgate/httpd/listener.hpp>
+#include <ringgate/tls/tls.hpp>
 
 namespace rg::httpd {
 
@@ -48,6 +49,11 @@ std::expected<void, std::string> http_server::start() {
   auto addr = net::make_address(listen->host, listen->port);
   if (!addr) return std::unexpected("server.listen: " + addr.error());
 
+  if (!_cfg.tls_cert.empty()) {
+    auto tc = tls::server_config::build({_cfg.tls_cert, _cfg.tls_key, _tls_max_minor});
+    if (!tc) return std::unexpected("server TLS: " + tc.error());
+    _tls = std::move(*tc);
+  }
   std::vector<int> cpus = affinity_cpus();
   uint32_t n = _cfg.shards ? _cfg.shards : uint32_t(cpus.size());
   // Bind every listener first. With port 0 the first bind picks the port and the rest share it.
@@ -101,7 +107,7 @@ void http_server::shard_main(uint32_t index, int cpu, int listen_fd) {
     _runtimes[index] = std::make_unique<runtime::shard>(opts);
     _handlers[index] = _factory(*_runtimes[index], index);
     _listeners[index] = std::make_unique<shard_listener>(*_runtimes[index], _cfg, listen_fd,
-                                                         _draining, *_handlers[index]);
+                                                         _draining, *_handlers[index], _tls.get());
   } catch (const std::exception& e) {
     log::error("shard failed to start", {{"shard", index}, {"error", e.what()}});
     _handlers[index].reset();
@@ -192,6 +198,9 @@ server_counters http_server::counters() const {
     t.limit_414 += r(c.limit_414);
     t.limit_431 += r(c.limit_431);
     t.bad_requests += r(c.bad_requests);
+    t.tls_handshakes += r(c.tls_handshakes);
+    t.tls_resumed += r(c.tls_resumed);
+    t.tls_failures += r(c.tls_failures);
   }
   return t;
 }

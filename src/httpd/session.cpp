@@ -71,7 +71,7 @@ runtime::task<int> read_body(shard_listener& l, connection& conn, const http::re
 runtime::task<void> linger_close(shard_listener& l, connection& conn) {
   constexpr uint64_t linger_ns = 2'000'000'000;  // nginx's lingering_timeout is 5 s
   constexpr size_t linger_bytes_max = 1 << 20;
-  ::shutdown(conn.io.fd(), SHUT_WR);
+  conn.io.shutdown_write();
   uint64_t deadline = l.shard().now_ns() + linger_ns;
   size_t discarded = 0;
   while (discarded < linger_bytes_max) {
@@ -170,9 +170,36 @@ runtime::task<step> serve_one(shard_listener& l, connection& conn,
   co_return ex.mode() == close_mode::keep_alive && !conn.io.aborted() ? step::next : step::close;
 }
 
+// Inbound TLS: the handshake must complete within the header deadline. False: close.
+runtime::task<bool> accept_tls(shard_listener& l, connection& conn) {
+  auto s = tls::session::server(*l.tls());
+  if (!s) co_return false;
+  const tls::session& session = *s;
+  conn.io.set_transform(std::move(s));
+  uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.header_read_ms);
+  int rc = co_await conn.io.handshake(deadline);
+  if (rc != 0) {
+    listener_counters::bump(l.counters().tls_failures);
+    log::debug("inbound TLS handshake failed", {{"error", tls::label(session.why())},
+                                                {"mbedtls_error", session.mbedtls_error()}});
+    co_return false;
+  }
+  listener_counters::bump(l.counters().tls_handshakes);
+  if (session.resumed()) listener_counters::bump(l.counters().tls_resumed);
+  co_return true;
+}
+
 }  // namespace
 
 runtime::task<void> serve_connection(shard_listener& l, connection& conn) {
+  if (l.tls()) {
+    bool ok = co_await accept_tls(l, conn);
+    if (!ok) {
+      co_await conn.io.close();
+      l.release(conn);
+      co_return;
+    }
+  }
   shard_listener::request_state* rs = nullptr;
   uint32_t served = 0;
   bool linger = false;

@@ -72,7 +72,7 @@ runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
 runtime::task<void> shard_handler::serve_api(httpd::exchange& ex, route r) {
   in_flight_guard guard(_stats);
   const http::request_head& head = ex.head();
-  _stats.on_request(_index, r, head, ex.body());
+  _stats.on_request(_index, r, head, ex.body(), ex.io().tls());
   if (r == route::other) {
     ex.error(404, "mockllm has no endpoint at this path", "not_found");
     co_return;

@@ -40,6 +40,9 @@ constexpr std::string_view usage_text =
     "  --delay-ms N         delay before each content event (default 0; x-mock-delay-ms)\n"
     "  --first-byte-ms N    delay before the response head (default 0; x-mock-first-byte-ms)\n"
     "  --words N            words per answer (default 24; x-mock-words)\n"
+    "  --tls-cert FILE      serve HTTPS with this certificate chain (PEM; needs --tls-key)\n"
+    "  --tls-key FILE       the certificate's private key (PEM)\n"
+    "  --tls-max-version V  1.2 (default) or 1.1: offer only TLS 1.1 (tests of clients' minimum)\n"
     "  --help               print this help and exit\n"
     "\n"
     "Endpoints: POST /v1/chat/completions, POST /v1/messages, POST /v1/embeddings,\n"
@@ -54,6 +57,7 @@ struct cli {
   config::log_level level = config::log_level::info;
   config::log_format format = config::log_format::json;
   bool help = false;
+  int tls_max_minor = 0;  // mbedTLS minor version number; 0 = TLS 1.2
 };
 
 std::optional<uint32_t> parse_count(std::string_view v, uint32_t max) {
@@ -83,7 +87,8 @@ std::optional<std::string> parse_cli(int argc, char** argv, cli& out) {
     }
     constexpr std::string_view known[] = {"--listen",        "--shards", "--log-level",
                                           "--log-format",    "--chunks", "--delay-ms",
-                                          "--first-byte-ms", "--words"};
+                                          "--first-byte-ms", "--words",    "--tls-cert",
+                                          "--tls-key",       "--tls-max-version"};
     if (std::find(std::begin(known), std::end(known), a) == std::end(known)) {
       return "unknown argument: " + std::string(a) + " (see --help)";
     }
@@ -115,6 +120,13 @@ std::optional<std::string> parse_cli(int argc, char** argv, cli& out) {
     if (a == "--listen") {
       if (auto l = config::parse_listen(v); !l) return "--listen: " + l.error();
       out.server.listen = std::string(v);
+    } else if (a == "--tls-cert") {
+      out.server.tls_cert = std::string(v);
+    } else if (a == "--tls-key") {
+      out.server.tls_key = std::string(v);
+    } else if (a == "--tls-max-version") {
+      if (v != "1.1" && v != "1.2") return "--tls-max-version: expected 1.1 or 1.2";
+      out.tls_max_minor = v == "1.1" ? 2 : 0;
     } else if (a == "--log-level") {
       auto l = config::parse_log_level(v);
       if (!l) return "--log-level: expected debug, info, warn or error";
@@ -126,6 +138,9 @@ std::optional<std::string> parse_cli(int argc, char** argv, cli& out) {
     } else {
       return "unknown argument: " + std::string(a) + " (see --help)";
     }
+  }
+  if (out.server.tls_cert.empty() != out.server.tls_key.empty()) {
+    return "--tls-cert and --tls-key go together";
   }
   return std::nullopt;
 }
@@ -200,6 +215,7 @@ int main(int argc, char** argv) {
         std::make_unique<mockllm::shard_handler>(mock, stats, index, shards));
   });
   stats.set_server(&srv);
+  srv.set_tls_max_minor_version(args.tls_max_minor);
   if (auto started = srv.start(); !started) {
     log::error("cannot start", {{"error", started.error()}});
     log::stop();

@@ -29,6 +29,9 @@ struct request_record {
   size_t header_count = 0;
   uint64_t body_bytes = 0;
   span32 body;
+  bool tls = false;      // arrived over TLS
+  bool resumed = false;  // on a connection whose TLS session was resumed
+  span32 sni;            // the server name the client sent
   size_t used = 0;
   char arena[arena_bytes];
 
@@ -88,6 +91,14 @@ void append_json_string(std::string& out, std::string_view s) {
 void append_record(std::string& out, const request_record& r) {
   out += R"({"method":)";
   append_json_string(out, r.view(r.method));
+  out += R"(,"tls":)";
+  if (r.tls) {
+    out += R"({"sni":)";
+    append_json_string(out, r.view(r.sni));
+    out += r.resumed ? R"(,"resumed":true})" : R"(,"resumed":false})";
+  } else {
+    out += "null";
+  }
   std::string_view target = r.view(r.target);
   out += R"(,"path":)";
   append_json_string(out, target.substr(0, target.find('?')));
@@ -139,7 +150,7 @@ stats::stats(uint32_t shards)
 stats::~stats() = default;
 
 void stats::on_request(uint32_t shard, route r, const http::request_head& head,
-                       std::string_view body) noexcept {
+                       std::string_view body, const net::transform* tls) noexcept {
   shard_block& b = _shards[shard % _shard_count];
   b.requests[size_t(r)].fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(b.mutex);
@@ -155,6 +166,9 @@ void stats::on_request(uint32_t shard, route r, const http::request_head& head,
   }
   rec.body_bytes = body.size();
   rec.body = rec.keep(body.substr(0, body_kept_max));
+  rec.tls = tls != nullptr;
+  rec.resumed = tls && tls->resumed();
+  rec.sni = rec.keep(tls ? tls->server_name() : std::string_view{});
 }
 
 void stats::on_fault(uint32_t shard) noexcept {
@@ -209,6 +223,17 @@ std::string stats::render() const {
   out += R"(,"in_flight_max":)" + std::to_string(_in_flight_max.load(std::memory_order_relaxed));
   out += R"(,"connections_accepted":)" + std::to_string(connections_accepted());
   out += R"(,"faults_injected":)" + std::to_string(faults);
+  if (_server) {
+    auto c = _server->counters();
+    auto since = [](uint64_t now, uint64_t base) { return now > base ? now - base : 0; };
+    out += R"(,"tls":{"handshakes":)" +
+           std::to_string(since(c.tls_handshakes, _tls_base[0].load(std::memory_order_relaxed)));
+    out += R"(,"resumed":)" +
+           std::to_string(since(c.tls_resumed, _tls_base[1].load(std::memory_order_relaxed)));
+    out += R"(,"failures":)" +
+           std::to_string(since(c.tls_failures, _tls_base[2].load(std::memory_order_relaxed)));
+    out += "}";
+  }
   out += R"(,"last_request":)";
   if (latest < _shard_count) {
     std::lock_guard lock(_shards[latest].mutex);
@@ -231,6 +256,12 @@ void stats::reset() noexcept {
   _in_flight_max.store(_in_flight.load(std::memory_order_relaxed), std::memory_order_relaxed);
   _connections_base.store(_server ? _server->counters().connections_accepted : 0,
                           std::memory_order_relaxed);
+  if (_server) {
+    auto c = _server->counters();
+    _tls_base[0].store(c.tls_handshakes, std::memory_order_relaxed);
+    _tls_base[1].store(c.tls_resumed, std::memory_order_relaxed);
+    _tls_base[2].store(c.tls_failures, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace rg::mockllm

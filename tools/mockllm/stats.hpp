@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include <ringgate/http/request.hpp>
+#include <ringgate/net/transform.hpp>
 
 namespace rg::httpd {
 class http_server;
@@ -33,8 +34,9 @@ class stats {
   void set_server(const httpd::http_server* srv) noexcept { _server = srv; }
 
   // On shard `shard`: counts a request and keeps a copy of its head and the start of its body.
-  void on_request(uint32_t shard, route r, const http::request_head& head,
-                  std::string_view body) noexcept;
+  // `tls`: the connection's TLS session (null for plain HTTP), for the SNI and resumption seen.
+  void on_request(uint32_t shard, route r, const http::request_head& head, std::string_view body,
+                  const net::transform* tls = nullptr) noexcept;
   void on_fault(uint32_t shard) noexcept;
   void enter() noexcept;
   void leave() noexcept { _in_flight.fetch_sub(1, std::memory_order_relaxed); }
@@ -56,6 +58,7 @@ class stats {
   std::atomic<uint64_t> _in_flight{0};
   std::atomic<uint64_t> _in_flight_max{0};
   std::atomic<uint64_t> _connections_base{0};
+  std::atomic<uint64_t> _tls_base[3] = {};  // handshakes, resumed, failures at the last reset
 };
 
 // Keeps a request counted as in flight for the life of the handler's frame.

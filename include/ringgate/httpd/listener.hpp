@@ -16,6 +16,7 @@
 #include <ringgate/runtime/block_pool.hpp>
 #include <ringgate/runtime/shard.hpp>
 #include <ringgate/runtime/task.hpp>
+#include <ringgate/tls/tls.hpp>
 
 namespace rg::httpd {
 
@@ -37,6 +38,7 @@ struct connection {
 struct listener_counters {
   std::atomic<uint64_t> accepted{0}, closed{0}, shed{0}, requests{0};
   std::atomic<uint64_t> limit_408{0}, limit_413{0}, limit_414{0}, limit_431{0}, bad_requests{0};
+  std::atomic<uint64_t> tls_handshakes{0}, tls_resumed{0}, tls_failures{0};
   static void bump(std::atomic<uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
@@ -44,8 +46,10 @@ struct listener_counters {
 
 class shard_listener {
  public:
+  // `tls`: the inbound TLS configuration (null: plain HTTP), shared by every shard.
   shard_listener(runtime::shard& s, const config::server_config& cfg, int listen_fd,
-                 const std::atomic<bool>& draining, handler& h);
+                 const std::atomic<bool>& draining, handler& h,
+                 const tls::server_config* tls = nullptr);
   ~shard_listener();
   shard_listener(const shard_listener&) = delete;
   shard_listener& operator=(const shard_listener&) = delete;
@@ -63,6 +67,7 @@ class shard_listener {
   listener_counters& counters() noexcept { return _counters; }
   const listener_counters& counters() const noexcept { return _counters; }
   handler& app() noexcept { return _handler; }
+  const tls::server_config* tls() const noexcept { return _tls; }
   uint32_t live_connections() const noexcept { return _live; }
 
   // Per-request state (parser, head, response buffer: ~15 KB) is pooled and held only while a
@@ -93,6 +98,7 @@ class shard_listener {
   http::request_limits _limits;
   const std::atomic<bool>& _draining;
   handler& _handler;
+  const tls::server_config* _tls;
   int _listen_fd;
   bool _accept_armed = false;
   bool _local_drain = false;

@@ -18,6 +18,9 @@
 namespace rg::runtime {
 class shard;
 }
+namespace rg::tls {
+class server_config;
+}
 
 namespace rg::httpd {
 
@@ -35,6 +38,9 @@ struct server_counters {
   uint64_t limit_414 = 0;
   uint64_t limit_431 = 0;
   uint64_t bad_requests = 0;  // other rejections of malformed input
+  uint64_t tls_handshakes = 0;  // inbound TLS: completed handshakes
+  uint64_t tls_resumed = 0;     // of which resumed a session (ticket)
+  uint64_t tls_failures = 0;    // handshakes that failed or timed out
 };
 
 // Builds the handler for one shard, on that shard's thread.
@@ -49,7 +55,11 @@ class http_server {
 
   // Binds every shard's listener and starts the shard threads; returns once all of them listen.
   // Errors are one line naming the cause ("bind 127.0.0.1:80: Permission denied").
+  // With tls_cert/tls_key set the certificate and key are (re)loaded here: a bad file fails the
+  // start with one line naming it.
   std::expected<void, std::string> start();
+  // Test hook (mockllm --tls-max-version): offer only up to TLS 1.<minor - 1>; before start().
+  void set_tls_max_minor_version(int minor) noexcept { _tls_max_minor = minor; }
   const net::address& bound_address() const noexcept { return _bound; }
   uint32_t shard_count() const noexcept { return uint32_t(_shards.size()); }
 
@@ -75,6 +85,8 @@ class http_server {
 
   config::server_config _cfg;
   handler_factory _factory;
+  std::unique_ptr<tls::server_config> _tls;  // inbound TLS, shared read-only by every shard
+  int _tls_max_minor = 0;
   net::address _bound;
   std::vector<std::thread> _threads;
   std::vector<std::atomic<shard_listener*>> _shards;  // set once a shard serves
