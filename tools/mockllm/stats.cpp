@@ -168,7 +168,7 @@ void stats::on_request(uint32_t shard, route r, const http::request_head& head,
   rec.body = rec.keep(body.substr(0, body_kept_max));
   rec.tls = tls != nullptr;
   rec.resumed = tls && tls->resumed();
-  rec.sni = rec.keep(tls ? tls->server_name() : std::string_view{});
+  rec.sni = rec.keep(tls ? tls->server_name() : std::string_view(""));  // never a null data()
 }
 
 void stats::on_fault(uint32_t shard) noexcept {
