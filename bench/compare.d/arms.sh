@@ -34,7 +34,7 @@ keepalive_idle_ms = 120000
 listen = "127.0.0.1:0"
 [log]
 level = "warn"
-access_log = false
+$(if [[ ${4:-} == log ]]; then echo "access_log = true"; echo "access_file = \"$TMP/access.log\""; else echo "access_log = false"; fi)
 [[providers]]
 name = "mock"
 kind = "openai"
@@ -66,6 +66,16 @@ start_ringgate() {
   RG_PID=$!
   PIDS+=("$RG_PID")
   wait_http "http://127.0.0.1:$RG_PORT/health" "$RG_PID" "$TMP/ringgate.log" 200
+  # ringgate-log: the same, with its access log on (to a file, as in production): the cost of the
+  # access log (and of the metrics, which are always on) shows as ringgate-log ÷ ringgate.
+  has_arm ringgate-log || return 0
+  RGL_PORT=$(free_port)
+  write_ringgate_config "$TMP/ringgate-log.toml" "$RGL_PORT" 1 log
+  taskset -c "$PROXY_CPU" "$BIN" --config "$TMP/ringgate-log.toml" --shards 1 --log-level warn \
+    2>"$TMP/ringgate-log.log" &
+  RGL_PID=$!
+  PIDS+=("$RGL_PID")
+  wait_http "http://127.0.0.1:$RGL_PORT/health" "$RGL_PID" "$TMP/ringgate-log.log" 200
 }
 
 # write_nginx_config DIR WORKERS: bench/compare.d/nginx.conf.in filled in; sets the NGINX_PORT_*.
@@ -142,7 +152,7 @@ start_portkey() {
 
 stop_arms() {
   local pid
-  for pid in ${RG_PID:-} ${NGINX_PID:-} ${PK_PID:-}; do stop_pid "$pid"; done
+  for pid in ${RG_PID:-} ${RGL_PID:-} ${NGINX_PID:-} ${PK_PID:-}; do stop_pid "$pid"; done
 }
 
 # port_of ARM WORKLOAD / pid_of ARM / mock_port_of WORKLOAD / mock_pid_of WORKLOAD.
@@ -150,6 +160,7 @@ port_of() {
   case $1 in
     direct) mock_port_of "$2" ;;
     ringgate) echo "$RG_PORT" ;;
+    ringgate-log) echo "$RGL_PORT" ;;
     nginx)
       case $2 in
         small | large) echo "$NGINX_PORT_BUFFERED" ;;
@@ -163,6 +174,7 @@ pid_of() {
   case $1 in
     direct) echo "" ;;
     ringgate) echo "$RG_PID" ;;
+    ringgate-log) echo "$RGL_PID" ;;
     nginx) echo "$NGINX_PID" ;;
     portkey) echo "$PK_PID" ;;
   esac

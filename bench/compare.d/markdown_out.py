@@ -1,7 +1,8 @@
 """bench/compare.d/markdown_out.py: the markdown page of a bench/compare run, from the JSON object
 tables.py builds (render(out, env) → text)."""
 
-LABELS = {"direct": "direct", "ringgate": "ringgate (1 shard)", "nginx": "nginx (1 worker)",
+LABELS = {"direct": "direct", "ringgate": "ringgate (1 shard)",
+          "ringgate-log": "ringgate + access log (1 shard)", "nginx": "nginx (1 worker)",
           "portkey": "portkey (node)"}
 
 
@@ -23,6 +24,9 @@ def headline(out):
         h = out["headline_cpu_per_req"].get("ringgate_over_" + other)
         if h:
             parts.append(f"{label}: " + ", ".join(f"`{w}` **{fmt(v, 3)}**" for w, v in h.items()))
+    h = out["headline_cpu_per_req"].get("ringgate_log_over_ringgate")
+    if h:
+        parts.append("access log on ÷ off: " + ", ".join(f"`{w}` **{fmt(v, 3)}**" for w, v in h.items()))
     return "**Headline — proxy CPU per request (same run):** " + "; ".join(parts) + "." if parts else ""
 
 

@@ -7,6 +7,7 @@ import statistics
 
 PCTS = ("p50", "p90", "p99", "p999")
 LABELS = {"direct": "direct (loadgen → mock)", "ringgate": "ringgate (1 shard)",
+          "ringgate-log": "ringgate + access log (1 shard)",
           "nginx": "nginx (1 worker)", "portkey": "portkey (node)"}
 
 
@@ -151,6 +152,10 @@ def build(E):
             headline["ringgate_over_" + other] = {
                 w: ratio(res[w]["ringgate"]["summary"].get("proxy_cpu_us_per_req"),
                          res[w][other]["summary"].get("proxy_cpu_us_per_req")) for w in workloads}
+    if "ringgate" in arms and "ringgate-log" in arms:
+        headline["ringgate_log_over_ringgate"] = {
+            w: ratio(res[w]["ringgate-log"]["summary"].get("proxy_cpu_us_per_req"),
+                     res[w]["ringgate"]["summary"].get("proxy_cpu_us_per_req")) for w in workloads}
     return res, headline
 
 
