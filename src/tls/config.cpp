@@ -6,6 +6,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/platform_util.h>
 
 #include <algorithm>
 #include <cstring>
@@ -26,6 +27,15 @@ const int aead_suites[] = {
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
     MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     0,
+};
+
+// Key exchange groups, fastest first. mbedTLS's default order starts at secp521r1, which a
+// server then picks for ECDHE whenever the client offers it (OpenSSL does): about twice the CPU
+// of a whole X25519 or P-256 full handshake (bench/tls/run, hs_ringgate). The client's list also
+// bounds the curves accepted in the server's certificate, so P-521 stays, last.
+const mbedtls_ecp_group_id groups[] = {
+    MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_SECP521R1,  MBEDTLS_ECP_DP_NONE,
 };
 
 // One CTR-DRBG per thread (a shard, or the control thread), seeded from the system on first use
@@ -143,6 +153,7 @@ std::expected<std::unique_ptr<client_config>, std::string> client_config::build(
   mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
   mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
   mbedtls_ssl_conf_ciphersuites(conf, aead_suites);
+  mbedtls_ssl_conf_curves(conf, groups);
   return c;
 }
 
@@ -160,22 +171,43 @@ server_config::~server_config() {
   mbedtls_ssl_ticket_free(&_tickets);
 }
 
+// The certificate chain and its key, each failure one line naming the file: unreadable,
+// unparsable, or a key that is not the certificate's (mbedTLS would otherwise accept the pair and
+// fail every handshake later).
+std::expected<void, std::string> server_config::load_identity(server_config& c,
+                                                              const server_options& o) {
+  auto cert = read_file(o.cert_file);
+  if (!cert) return std::unexpected("tls_cert: " + cert.error());
+  int ret = mbedtls_x509_crt_parse(&c._chain, reinterpret_cast<const unsigned char*>(cert->c_str()),
+                                   cert->size() + 1);  // + the NUL PEM parsing needs
+  if (ret < 0) return std::unexpected("tls_cert " + o.cert_file + ": " + error_text(ret));
+  if (ret > 0) return std::unexpected("tls_cert " + o.cert_file + ": unparsable certificate in chain");
+  auto key = read_file(o.key_file);
+  if (!key) return std::unexpected("tls_key: " + key.error());
+  ret = mbedtls_pk_parse_key(&c._key, reinterpret_cast<const unsigned char*>(key->c_str()),
+                             key->size() + 1, nullptr, 0);
+  mbedtls_platform_zeroize(key->data(), key->size());
+  if (ret != 0) return std::unexpected("tls_key " + o.key_file + ": " + error_text(ret));
+  if (mbedtls_pk_check_pair(&c._chain.pk, &c._key) != 0) {
+    return std::unexpected("tls_key " + o.key_file + " does not match the certificate in " +
+                           o.cert_file);
+  }
+  return {};
+}
+
 std::expected<std::unique_ptr<server_config>, std::string> server_config::build(
     const server_options& o) {
   std::unique_ptr<server_config> c(new server_config());
-  int ret = mbedtls_x509_crt_parse_file(&c->_chain, o.cert_file.c_str());
-  if (ret < 0) return std::unexpected("tls_cert " + o.cert_file + ": " + error_text(ret));
-  if (ret > 0) return std::unexpected("tls_cert " + o.cert_file + ": unparsable certificate in chain");
-  ret = mbedtls_pk_parse_keyfile(&c->_key, o.key_file.c_str(), nullptr);
-  if (ret != 0) return std::unexpected("tls_key " + o.key_file + ": " + error_text(ret));
+  if (auto ok = load_identity(*c, o); !ok) return std::unexpected(ok.error());
   mbedtls_ssl_config* conf = &c->_conf;
-  ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+  int ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT);
   if (ret != 0) return std::unexpected("TLS server configuration: " + error_text(ret));
   int minor = o.max_minor_version ? o.max_minor_version : MBEDTLS_SSL_MINOR_VERSION_3;
   mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, minor);
   mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, minor);
   if (minor == MBEDTLS_SSL_MINOR_VERSION_3) mbedtls_ssl_conf_ciphersuites(conf, aead_suites);
+  mbedtls_ssl_conf_curves(conf, groups);
   mbedtls_ssl_conf_rng(conf, thread_rng, nullptr);
   mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
   ret = mbedtls_ssl_conf_own_cert(conf, &c->_chain, &c->_key);

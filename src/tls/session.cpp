@@ -3,6 +3,7 @@
 // the verification flags, and the client's session cache for resumption.
 #include <mbedtls/ssl_internal.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include <ringgate/tls/tls.hpp>
@@ -138,7 +139,8 @@ net::xf_result session::fail(int ret) noexcept {
   _ret = ret;
   if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
     _failure = classify_verify_flags(mbedtls_ssl_get_verify_result(&_ssl), _self_signed);
-  } else if (ret == MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION || refused_hello(_ssl, ret)) {
+  } else if (ret == MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION || refused_hello(_ssl, ret) ||
+             ret == MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN) {  // (server) the client offers no AEAD suite
     _failure = failure::protocol_version;
   } else if (ret == MBEDTLS_ERR_SSL_CONN_EOF || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
     _failure = failure::closed;
@@ -146,6 +148,11 @@ net::xf_result session::fail(int ret) noexcept {
     _failure = failure::handshake;
   }
   return net::xf_result::error;
+}
+
+failure session::failure_for(int rc) const noexcept {
+  if (rc == -EPROTO) return _failure;
+  return rc == -ETIMEDOUT ? failure::timeout : failure::closed;
 }
 
 net::xf_result session::handshake(net::cipher_io& io) noexcept {

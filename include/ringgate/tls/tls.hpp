@@ -83,6 +83,7 @@ class server_config {
 
  private:
   server_config();
+  static std::expected<void, std::string> load_identity(server_config& c, const server_options& o);
   mbedtls_ssl_config _conf;
   mbedtls_x509_crt _chain;
   mbedtls_pk_context _key;
@@ -128,6 +129,9 @@ class session final : public net::transform {
 
   failure why() const noexcept { return _failure; }
   int mbedtls_error() const noexcept { return _ret; }
+  // Why a handshake ended with `rc`, the code net::stream::handshake() returned (non-zero):
+  // the transform's own reason for -EPROTO, else a timeout or a close.
+  failure failure_for(int rc) const noexcept;
 
  private:
   session() noexcept;

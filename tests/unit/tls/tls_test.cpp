@@ -8,6 +8,8 @@
 
 #include <ringgate/tls/tls.hpp>
 
+#include "fixture.hpp"
+
 namespace rg::tls {
 namespace {
 
@@ -18,15 +20,7 @@ std::string system_bundle_text() {
   return ss.str();
 }
 
-std::string write_temp(const std::string& text) {
-  char path[] = "/tmp/rg-tls-test-XXXXXX";
-  int fd = mkstemp(path);
-  EXPECT_GE(fd, 0);
-  FILE* f = fdopen(fd, "w");
-  fwrite(text.data(), 1, text.size(), f);
-  fclose(f);
-  return path;
-}
+using test::write_temp;
 
 TEST(tls_config, system_bundle_loads) {
   std::vector<std::string> warnings;
@@ -70,6 +64,49 @@ TEST(tls_config, insecure_skip_verify_warns_at_every_load) {
     ASSERT_EQ(warnings.size(), 1u);
     EXPECT_NE(warnings[0].find("insecure_skip_verify"), std::string::npos);
   }
+}
+
+// mbedTLS 2.28's defaults accept TLS 1.1, renegotiation on request and P-521 first: all set here.
+TEST(tls_config, client_and_server_require_tls_1_2_and_refuse_renegotiation) {
+  std::vector<std::string> warnings;
+  auto c = client_config::build({}, warnings);
+  ASSERT_TRUE(c) << c.error();
+  test::test_pki pki;
+  auto s = server_config::build({pki.cert_file, pki.key_file, 0});
+  ASSERT_TRUE(s) << s.error();
+  for (const mbedtls_ssl_config* conf : {(*c)->conf(), (*s)->conf()}) {
+    EXPECT_EQ(conf->min_major_ver, MBEDTLS_SSL_MAJOR_VERSION_3);
+    EXPECT_EQ(conf->min_minor_ver, MBEDTLS_SSL_MINOR_VERSION_3);  // TLS 1.2
+    EXPECT_EQ(conf->max_minor_ver, MBEDTLS_SSL_MINOR_VERSION_3);
+    EXPECT_EQ(conf->disable_renegotiation, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+    // ECDHE on X25519 first: mbedTLS's default order starts with the slowest, secp521r1.
+    EXPECT_EQ(conf->curve_list[0], MBEDTLS_ECP_DP_CURVE25519);
+  }
+  EXPECT_EQ((*c)->conf()->authmode, MBEDTLS_SSL_VERIFY_REQUIRED);
+}
+
+TEST(tls_config, bad_server_certificate_or_key_is_one_line_naming_the_file) {
+  test::test_pki pki, other;
+  std::string garbage =
+      write_temp("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
+  struct bad {
+    std::string cert, key, expect;
+  } cases[] = {
+      {"/nonexistent/srv.crt", pki.key_file,
+       "tls_cert: cannot read /nonexistent/srv.crt: No such file or directory"},
+      {pki.cert_file, "/nonexistent/srv.key",
+       "tls_key: cannot read /nonexistent/srv.key: No such file or directory"},
+      {garbage, pki.key_file, "tls_cert " + garbage},
+      {pki.cert_file, garbage, "tls_key " + garbage},
+      {pki.cert_file, other.key_file, "does not match"},
+  };
+  for (const auto& b : cases) {
+    auto s = server_config::build({b.cert, b.key, 0});
+    ASSERT_FALSE(s) << b.cert << " " << b.key;
+    EXPECT_NE(s.error().find(b.expect), std::string::npos) << s.error();
+    EXPECT_EQ(s.error().find('\n'), std::string::npos) << s.error();
+  }
+  std::remove(garbage.c_str());
 }
 
 TEST(tls_verify, flags_map_to_one_reason) {
