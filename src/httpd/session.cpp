@@ -71,7 +71,7 @@ runtime::task<int> read_body(shard_listener& l, connection& conn, const http::re
 runtime::task<void> linger_close(shard_listener& l, connection& conn) {
   constexpr uint64_t linger_ns = 2'000'000'000;  // nginx's lingering_timeout is 5 s
   constexpr size_t linger_bytes_max = 1 << 20;
-  conn.io.shutdown_write();
+  co_await conn.io.shutdown_write();
   uint64_t deadline = l.shard().now_ns() + linger_ns;
   size_t discarded = 0;
   while (discarded < linger_bytes_max) {

@@ -328,7 +328,7 @@ runtime::task<void> stream::close() {
   for (size_t i = 0; i < _held_count; ++i) bufs.recycle(_held[i].bid);
   _held_count = 0;
   if (_xf) {
-    send_close_notify();
+    co_await send_close_notify();
     _xf.reset();
   }
   if (_fd >= 0) {

@@ -215,21 +215,33 @@ runtime::task<int> stream::send_secure(std::span<iovec> iov, uint64_t deadline_n
   co_return 0;
 }
 
-// Best effort at close: a close_notify when the stream is clean (nothing half-sent), with one
-// non-blocking send; the peer learns the close was deliberate, not a truncation.
-void stream::send_close_notify() noexcept {
-  if (!_tls_ready || _errno || _eof || _sending || _out_len > 0 || _fd < 0 || _notify_sent) return;
+// A close_notify when the stream is clean (nothing half-sent), so the peer learns the close was
+// deliberate, not a truncation. It goes out through the ring like every other send, but with
+// MSG_DONTWAIT: a peer that has stopped reading gets no close_notify rather than holding up the
+// close, so this costs at most one loop turn. `_send` is free when neither flag is set: every
+// secure send runs in flush_out, which holds `_sending`; close() has stopped new ones (aborted),
+// and shutdown_write()'s caller is the stream's only sender.
+runtime::task<void> stream::send_close_notify() {
+  if (!_tls_ready || _errno || _eof || _sending || _send.pending() || _out_len > 0 || _fd < 0 ||
+      _notify_sent) {
+    co_return;
+  }
   _notify_sent = true;
   cipher_io io = window();
-  if (!io.out) return;
+  if (!io.out) co_return;
   _xf->close_notify(io);
   apply(io);
-  if (_out_len > 0) (void)::send(_fd, _out, _out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (_out_len > 0) {
+    io_uring_prep_send(_send.sqe(), _fd, _out, _out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    _sending = true;
+    (void)co_await _send;  // all or nothing in practice: an alert record is 31 bytes
+    _sending = false;
+  }
   _out_len = 0;
 }
 
-void stream::shutdown_write() noexcept {
-  if (_xf) send_close_notify();
+runtime::task<void> stream::shutdown_write() {
+  if (_xf) co_await send_close_notify();
   if (_fd >= 0) ::shutdown(_fd, SHUT_WR);
 }
 

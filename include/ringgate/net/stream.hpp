@@ -94,7 +94,7 @@ class stream {
   runtime::task<int> send_all(std::string_view bytes, uint64_t deadline_ns);
 
   // Half-closes the sending side (after close_notify on a secure stream); reads continue.
-  void shutdown_write() noexcept;
+  runtime::task<void> shutdown_write();
   // Wakes a waiting reader with `cancelled` without ending the stream (later reads work).
   void interrupt_reader() noexcept;
   bool eof() const noexcept { return _eof; }
@@ -135,7 +135,7 @@ class stream {
   void tls_wake(bool fresh) noexcept;
   // The status a waiting reader gets now; false when it should keep waiting.
   bool tls_status(bool progressed, read_status& out) const noexcept;
-  void send_close_notify() noexcept;
+  runtime::task<void> send_close_notify();
   void arm_recv() noexcept;
   void on_recv(int res, uint32_t flags) noexcept;
   bool ensure_input() noexcept;
