@@ -43,6 +43,7 @@ shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
   json::reserve_thread_parser(64 * 1024);
   for (const auto& p : routes.providers()) {
     _pools.push_back(std::make_unique<upstream::pool>(s, _upstream_blocks, *p.ep, p.tls.get()));
+    if (_metrics && p.tls) _pools.back()->observe_tls(_metrics, uint32_t(_pools.size() - 1));
   }
 }
 

@@ -24,7 +24,8 @@ constexpr uint32_t endpoint_count = uint32_t(endpoint::count_);
 
 // Upstream failure kinds: the error codes the proxy reports, plus an upstream 5xx answer.
 constexpr std::string_view upstream_error_kinds[] = {"upstream_error", "upstream_timeout",
-                                                     "upstream_stream_failed", "status_5xx"};
+                                                     "upstream_stream_failed", "upstream_tls_error",
+                                                     "status_5xx"};  // status_5xx stays last
 constexpr uint32_t error_kind_count = std::size(upstream_error_kinds);
 
 uint32_t status_class(uint16_t status) noexcept {
@@ -235,6 +236,7 @@ gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<co
     out += "ringgate_build_info{version=\"" RINGGATE_VERSION "\"} 1\n";
   });
 
+  add_tls_families(data);
   for (uint32_t i = 0; i < shards; ++i) _blocks.push_back(_reg.make_block());
 }
 
@@ -285,6 +287,67 @@ std::string gateway_metrics::expose() const {
   out.reserve(16384);
   _reg.expose(blocks, out);
   return out;
+}
+
+// ---- TLS: upstream handshakes per provider (counted by each shard's pools into its block) and
+// the inbound listener's handshakes (read from the server's counters at scrape time). Reasons are
+// tls::label() names, a fixed table.
+
+namespace {
+constexpr uint32_t tls_reasons = uint32_t(tls::failure::count) - 1;  // every reason but `none`
+}
+
+void gateway_metrics::add_tls_families(const httpd::http_server& data) {
+  std::vector<std::vector<std::string>> by_provider, by_reason;
+  for (const auto& p : _routes.providers()) {
+    by_provider.push_back({p.name});
+    for (uint32_t r = 1; r <= tls_reasons; ++r) {
+      by_reason.push_back({p.name, std::string(tls::label(tls::failure(r)))});
+    }
+  }
+  _up_tls_handshakes = _reg.add({"ringgate_upstream_tls_handshakes_total",
+                                 "Completed TLS handshakes with an https provider (each a new "
+                                 "connection).",
+                                 observe::metric_type::counter, {"provider"}, by_provider});
+  _up_tls_resumed = _reg.add({"ringgate_upstream_tls_resumed_total",
+                              "Of those, handshakes that resumed an earlier session (no full "
+                              "handshake).",
+                              observe::metric_type::counter, {"provider"}, by_provider});
+  _up_tls_failures = _reg.add({"ringgate_upstream_tls_failures_total",
+                               "Failed TLS handshakes with an https provider, by reason (the "
+                               "request was not sent).",
+                               observe::metric_type::counter, {"provider", "reason"}, by_reason});
+  if (data.cfg().tls_cert.empty()) return;
+  _reg.add_hook([&data](std::string& out) {
+    httpd::server_counters c = data.counters();
+    gauge_line(out, "ringgate_inbound_tls_handshakes_total",
+               "Completed TLS handshakes on the data listener.", "counter",
+               double(c.tls_handshakes));
+    gauge_line(out, "ringgate_inbound_tls_resumed_total",
+               "Of those, handshakes that resumed a session (ticket): no full handshake.",
+               "counter", double(c.tls_resumed));
+    observe::append_help_type(out, "ringgate_inbound_tls_failures_total",
+                              "Failed TLS handshakes on the data listener, by reason.", "counter");
+    // The reasons a server can meet (it asks for no client certificate).
+    for (tls::failure r : {tls::failure::protocol_version, tls::failure::handshake,
+                           tls::failure::closed, tls::failure::timeout}) {
+      out += "ringgate_inbound_tls_failures_total{reason=\"";
+      out += tls::label(r);
+      out += "\"} ";
+      observe::append_value(out, double(c.tls_failures_by[size_t(r)]));
+      out += '\n';
+    }
+  });
+}
+
+void gateway_metrics::tls_handshake(uint32_t shard, uint32_t provider, bool resumed) noexcept {
+  _blocks[shard]->add(_up_tls_handshakes, provider);
+  if (resumed) _blocks[shard]->add(_up_tls_resumed, provider);
+}
+
+void gateway_metrics::tls_failure(uint32_t shard, uint32_t provider, tls::failure why) noexcept {
+  if (why == tls::failure::none || why >= tls::failure::count) return;
+  _blocks[shard]->add(_up_tls_failures, provider * tls_reasons + uint32_t(why) - 1);
 }
 
 }  // namespace rg::gateway

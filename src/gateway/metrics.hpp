@@ -11,6 +11,7 @@
 #include <ringgate/config/config.hpp>
 #include <ringgate/httpd/server.hpp>
 #include <ringgate/observe/metrics.hpp>
+#include <ringgate/upstream/pool.hpp>
 
 namespace rg::gateway {
 
@@ -44,7 +45,7 @@ struct exchange_note {
   std::string_view request_id_view() const noexcept { return {request_id, request_id_len}; }
 };
 
-class gateway_metrics {
+class gateway_metrics final : public upstream::tls_observer {
  public:
   // Families for `routes`, blocks for `shards` shards, scrape hooks reading `data` (server
   // counters) and process figures.
@@ -63,8 +64,13 @@ class gateway_metrics {
   // The Prometheus text exposition of everything.
   std::string expose() const;
 
+  // Upstream TLS handshakes, from each shard's pools (tag = provider index).
+  void tls_handshake(uint32_t shard, uint32_t provider, bool resumed) noexcept override;
+  void tls_failure(uint32_t shard, uint32_t provider, tls::failure why) noexcept override;
+
  private:
   uint32_t provider_of_slot(uint32_t slot) const noexcept;
+  void add_tls_families(const httpd::http_server& data);
 
   observe::registry _reg;
   std::vector<std::unique_ptr<observe::shard_block>> _blocks;
@@ -74,6 +80,7 @@ class gateway_metrics {
   observe::family_id _overhead, _upstream_ttfb, _upstream_duration, _upstream_errors;
   observe::family_id _tokens, _cost, _retries, _fallbacks, _circuit, _rate_limited, _budget_rejected;
   uint32_t _providers = 0;
+  observe::family_id _up_tls_handshakes, _up_tls_resumed, _up_tls_failures;
 };
 
 }  // namespace rg::gateway

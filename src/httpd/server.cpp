@@ -201,6 +201,9 @@ server_counters http_server::counters() const {
     t.tls_handshakes += r(c.tls_handshakes);
     t.tls_resumed += r(c.tls_resumed);
     t.tls_failures += r(c.tls_failures);
+    for (size_t i = 0; i < std::size(t.tls_failures_by); ++i) {
+      t.tls_failures_by[i] += r(c.tls_failures_by[i]);
+    }
   }
   return t;
 }

@@ -179,8 +179,10 @@ runtime::task<bool> accept_tls(shard_listener& l, connection& conn) {
   uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.header_read_ms);
   int rc = co_await conn.io.handshake(deadline);
   if (rc != 0) {
+    tls::failure why = session.failure_for(rc);
     listener_counters::bump(l.counters().tls_failures);
-    log::debug("inbound TLS handshake failed", {{"error", tls::label(session.why())},
+    listener_counters::bump(l.counters().tls_failures_by[size_t(why)]);
+    log::debug("inbound TLS handshake failed", {{"error", tls::label(why)},
                                                 {"mbedtls_error", session.mbedtls_error()}});
     co_return false;
   }

@@ -131,11 +131,10 @@ runtime::task<std::expected<void, error>> pool::secure(connection& c) {
   if (rc == 0) {
     ++_counters.tls_handshakes;
     if (session.resumed()) ++_counters.tls_resumed;
+    if (_tls_observer) _tls_observer->tls_handshake(_shard.id(), _tls_tag, session.resumed());
     co_return std::expected<void, error>{};
   }
-  tls::failure why = rc == -EPROTO      ? session.why()
-                     : rc == -ETIMEDOUT ? tls::failure::timeout
-                                        : tls::failure::closed;
+  tls::failure why = session.failure_for(rc);
   note_tls_failure(why, session.mbedtls_error());
   // Verification failures will fail again: not retryable. A reset or timeout might not.
   bool retryable = why == tls::failure::timeout || why == tls::failure::closed;
@@ -146,6 +145,7 @@ runtime::task<std::expected<void, error>> pool::secure(connection& c) {
 // Counts every failure; logs at most once per endpoint per interval (across shards).
 void pool::note_tls_failure(tls::failure why, int detail) noexcept {
   ++_counters.tls_failures[size_t(why)];
+  if (_tls_observer) _tls_observer->tls_failure(_shard.id(), _tls_tag, why);
   constexpr uint64_t log_interval_ns = 10'000'000'000;
   uint64_t suppressed = 0;
   if (!_ep.claim_log(_shard.now_ns(), log_interval_ns, suppressed)) return;

@@ -39,6 +39,7 @@ struct listener_counters {
   std::atomic<uint64_t> accepted{0}, closed{0}, shed{0}, requests{0};
   std::atomic<uint64_t> limit_408{0}, limit_413{0}, limit_414{0}, limit_431{0}, bad_requests{0};
   std::atomic<uint64_t> tls_handshakes{0}, tls_resumed{0}, tls_failures{0};
+  std::atomic<uint64_t> tls_failures_by[size_t(tls::failure::count)] = {};  // by reason
   static void bump(std::atomic<uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }

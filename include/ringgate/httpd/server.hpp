@@ -14,12 +14,10 @@
 
 #include <ringgate/config/config.hpp>
 #include <ringgate/net/socket.hpp>
+#include <ringgate/tls/tls.hpp>
 
 namespace rg::runtime {
 class shard;
-}
-namespace rg::tls {
-class server_config;
 }
 
 namespace rg::httpd {
@@ -41,6 +39,7 @@ struct server_counters {
   uint64_t tls_handshakes = 0;  // inbound TLS: completed handshakes
   uint64_t tls_resumed = 0;     // of which resumed a session (ticket)
   uint64_t tls_failures = 0;    // handshakes that failed or timed out
+  uint64_t tls_failures_by[size_t(tls::failure::count)] = {};  // the same, by reason
 };
 
 // Builds the handler for one shard, on that shard's thread.

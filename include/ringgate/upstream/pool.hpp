@@ -44,6 +44,17 @@ struct pool_counters {
   uint64_t tls_failures[size_t(tls::failure::count)] = {};  // by reason
 };
 
+// Where a pool reports its TLS handshakes as they end (the gateway's metrics), on the pool's
+// shard; `tag` is the value given to observe_tls() (the provider's index).
+class tls_observer {
+ public:
+  virtual void tls_handshake(uint32_t shard, uint32_t tag, bool resumed) noexcept = 0;
+  virtual void tls_failure(uint32_t shard, uint32_t tag, tls::failure why) noexcept = 0;
+
+ protected:
+  ~tls_observer() = default;
+};
+
 class pool {
  public:
   // `tls` (https endpoints): the provider's shared client configuration; every new connection
@@ -64,6 +75,12 @@ class pool {
   // Closes every idle connection and stops keeping new ones (drain); leased ones close when
   // released.
   void close_idle() noexcept;
+
+  // Reports every handshake outcome to `o` (null: none) with `tag`; before the first acquire().
+  void observe_tls(tls_observer* o, uint32_t tag) noexcept {
+    _tls_observer = o;
+    _tls_tag = tag;
+  }
 
   uint32_t idle() const noexcept { return _idle_count; }
   uint32_t leased() const noexcept { return _leased_count; }
@@ -88,6 +105,8 @@ class pool {
   pool_counters _counters;
   const tls::client_config* _tls;
   tls::session_cache _tls_cache;  // the last session, offered for resumption
+  tls_observer* _tls_observer = nullptr;
+  uint32_t _tls_tag = 0;
 };
 
 }  // namespace rg::upstream
