@@ -1,16 +1,17 @@
 // TLS end to end: a test PKI generated with openssl at test time; ringgate in front of mockllm
 // speaking HTTPS with one mock per certificate case. Every rejection must answer 502 with the
-// reason and leave the mock without a single request (the provider key never left ringgate).
-// Inbound TLS is exercised with curl --cacert. The mocks' /mock/stats is read with curl -k.
+// reason and leave the mock without a single request (the provider key never left ringgate),
+// and is counted by reason in /metrics and logged at most once per endpoint per interval.
+// Inbound TLS is exercised with curl --cacert and openssl s_client (version and suite policy).
+// The mocks' /mock/stats is read with curl -k.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <thread>
 
-#include <unistd.h>
-
 #include "harness.hpp"
 #include "sse_util.hpp"
+#include "tls_fixture.hpp"
 
 namespace rg::itest {
 namespace {
@@ -25,100 +26,28 @@ std::string body_for(std::string_view model, bool stream = false) {
   return b;
 }
 
-// run_to_exit spawns without a PATH search: resolve tools here.
-std::string tool(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  for (size_t at = 0; at <= dirs.size();) {
-    size_t end = dirs.find(':', at);
-    if (end == std::string::npos) end = dirs.size();
-    std::string cand = dirs.substr(at, end - at) + "/" + name;
-    if (::access(cand.c_str(), X_OK) == 0) return cand;
-    at = end + 1;
-  }
-  return name;
-}
-
-// A CA, a second (untrusted) CA, and one leaf per case, in a temp directory.
-class pki {
- public:
-  bool make() {
-    _dir.write("index.txt", "");
-    _dir.write("serial", "1000\n");
-    _dir.write("ca.cnf", "[ca]\ndefault_ca = d\n[d]\ndatabase = " + p("index.txt") +
-                             "\nnew_certs_dir = " + _dir.path() + "\nserial = " + p("serial") +
-                             "\ndefault_md = sha256\npolicy = pol\nunique_subject = no\n"
-                             "[pol]\ncommonName = supplied\n");
-    return self_signed("ca", "ringgate test CA", "") &&
-           self_signed("ca2", "another CA", "") &&
-           self_signed("selfsigned", "localhost", "subjectAltName=DNS:localhost") &&
-           leaf("good", "ca", "localhost", "", "") &&
-           leaf("wronghost", "ca", "other.example.test", "", "") &&
-           leaf("expired", "ca", "localhost", "20200101000000Z", "20200201000000Z") &&
-           leaf("notyet", "ca", "localhost", "20990101000000Z", "20991231000000Z") &&
-           leaf("untrusted", "ca2", "localhost", "", "");
-  }
-  std::string p(std::string_view name) const { return _dir.path() + "/" + std::string(name); }
-  const std::string& error() const { return _error; }
-
- private:
-  bool run(const std::vector<std::string>& argv) {
-    auto r = run_to_exit(argv, 30s);
-    if (r.exit_code == 0) return true;
-    _error = argv[1] + ": " + r.err;
-    return false;
-  }
-  bool self_signed(const std::string& name, const std::string& cn, const std::string& ext) {
-    std::vector<std::string> a = {tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                  "ec_paramgen_curve:P-256", "-nodes", "-keyout", p(name + ".key"),
-                                  "-out", p(name + ".crt"), "-days", "30", "-subj", "/CN=" + cn};
-    if (!ext.empty()) {
-      a.push_back("-addext");
-      a.push_back(ext);
-    }
-    return run(a);
-  }
-  bool leaf(const std::string& name, const std::string& ca, const std::string& host,
-            const std::string& start, const std::string& end) {
-    _dir.write(name + ".ext", "subjectAltName=DNS:" + host + "\n");
-    if (!run({tool("openssl"), "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-              "-nodes", "-keyout", p(name + ".key"), "-out", p(name + ".csr"), "-subj",
-              "/CN=" + host})) {
-      return false;
-    }
-    std::vector<std::string> a = {tool("openssl"), "ca", "-batch", "-notext", "-config", p("ca.cnf"),
-                                  "-cert", p(ca + ".crt"), "-keyfile", p(ca + ".key"), "-in",
-                                  p(name + ".csr"), "-out", p(name + ".crt"), "-extfile",
-                                  p(name + ".ext")};
-    if (start.empty()) {
-      a.insert(a.end(), {"-days", "5"});
-    } else {
-      a.insert(a.end(), {"-startdate", start, "-enddate", end});
-    }
-    return run(a);
-  }
-
-  temp_dir _dir;
-  std::string _error;
-};
-
 // The certificate cases; each gets its own mock.
 struct tls_case {
   const char* name;  // also the provider and model name
   const char* cert;
   const char* reason;  // "" for the valid one
+  const char* label;   // the metric's reason label
   bool tls11 = false;
 };
+constexpr const char* version_refused =
+    "upstream TLS: protocol version or cipher suites refused (TLS 1.2 with AEAD is the minimum) "
+    "for localhost";
 const tls_case cases[] = {
-    {"good", "good", ""},
-    {"wronghost", "wronghost", "upstream TLS: certificate hostname mismatch for localhost"},
-    {"expired", "expired", "upstream TLS: certificate expired for localhost"},
-    {"notyet", "notyet", "upstream TLS: certificate not yet valid for localhost"},
-    {"untrusted", "untrusted", "upstream TLS: certificate not trusted (unknown CA) for localhost"},
-    {"selfsigned", "selfsigned", "upstream TLS: self-signed certificate not trusted for localhost"},
-    {"tls11", "good", "upstream TLS: protocol version or cipher suites refused (TLS 1.2 with AEAD is the "
-     "minimum) for localhost",
-     true},
+    {"good", "good", "", ""},
+    {"wronghost", "wronghost", "upstream TLS: certificate hostname mismatch for localhost",
+     "hostname_mismatch"},
+    {"expired", "expired", "upstream TLS: certificate expired for localhost", "expired"},
+    {"notyet", "notyet", "upstream TLS: certificate not yet valid for localhost", "not_yet_valid"},
+    {"untrusted", "untrusted", "upstream TLS: certificate not trusted (unknown CA) for localhost",
+     "untrusted"},
+    {"selfsigned", "selfsigned", "upstream TLS: self-signed certificate not trusted for localhost",
+     "self_signed"},
+    {"tls11", "good", version_refused, "protocol_version", true},
 };
 constexpr size_t case_count = std::size(cases);
 
@@ -145,17 +74,28 @@ class tls_test : public ::testing::Test {
         s_error = std::string("mockllm (") + c.name + ") failed to start";
         return;
       }
-      providers += "[[providers]]\nname = \"" + std::string(c.name) +
-                   "\"\nkind = \"openai\"\nbase_url = \"https://localhost:" +
-                   std::to_string(s_mocks[i]->port()) +
-                   "/v1\"\napi_key = \"sk-never-leaked\"\nforward_headers = [\"x-mock-*\"]\n"
-                   "tls = { ca_file = \"" + s_pki->p("ca.crt") + "\" }\n\n[[models]]\nname = \"" +
-                   c.name + "\"\ntargets = [{ provider = \"" + c.name +
-                   "\", model = \"mock-small\" }]\n\n";
+      providers += provider_toml(c.name, s_mocks[i]->port(), ca_file());
     }
+    // Gateway-only providers: two more names for the expired mock (the log throttle and its
+    // marker), a self-signed mock accepted with insecure_skip_verify, and the TLS 1.1 hello.
+    server_options mock;
+    mock.binary = bin ? bin : "";
+    mock.shards = 1;
+    mock.args = {"--tls-cert", s_pki->p("selfsigned.crt"), "--tls-key", s_pki->p("selfsigned.key")};
+    s_insecure_mock = server::start(mock);
+    s_tls11_hello = std::make_unique<tls11_hello_server>();
+    if (!s_insecure_mock || !s_tls11_hello->start()) {
+      s_error = "the insecure mock or the TLS 1.1 hello server failed to start";
+      return;
+    }
+    std::string gw_only = provider_toml("throttled", s_mocks[2]->port(), ca_file()) +
+                          provider_toml("throttle_marker", s_mocks[2]->port(), ca_file()) +
+                          provider_toml("insecure", s_insecure_mock->port(),
+                                        "insecure_skip_verify = true") +
+                          provider_toml("tls11suite", s_tls11_hello->port(), ca_file());
     server_options gw;
     gw.shards = 1;  // one pool per provider: reconnects and resumption are observable
-    gw.config_toml = providers;
+    gw.config_toml = providers + gw_only;
     s_gw = server::start(gw);
     if (!s_gw) {
       s_error = "ringgate failed to start";
@@ -169,7 +109,7 @@ class tls_test : public ::testing::Test {
     if (!s_inbound) s_error = "ringgate with inbound TLS failed to start";
   }
   static void TearDownTestSuite() {
-    for (auto* s : {&s_gw, &s_inbound}) {
+    for (auto* s : {&s_gw, &s_inbound, &s_insecure_mock}) {
       if (*s) {
         EXPECT_EQ((*s)->stop(10s), 0) << (*s)->proc().err_text();
       }
@@ -181,8 +121,11 @@ class tls_test : public ::testing::Test {
       }
       m.reset();
     }
+    s_tls11_hello.reset();
     s_pki.reset();
   }
+  static std::string ca_file() { return "ca_file = \"" + s_pki->p("ca.crt") + "\""; }
+
   void SetUp() override { ASSERT_TRUE(s_error.empty()) << s_error; }
 
   static std::optional<http_response> via_gateway(const std::string& request) {
@@ -217,6 +160,8 @@ class tls_test : public ::testing::Test {
   static inline std::unique_ptr<server> s_mocks[case_count];
   static inline std::unique_ptr<server> s_gw;
   static inline std::unique_ptr<server> s_inbound;
+  static inline std::unique_ptr<server> s_insecure_mock;
+  static inline std::unique_ptr<tls11_hello_server> s_tls11_hello;
   static inline std::string s_error;
 };
 
@@ -244,6 +189,79 @@ TEST_F(tls_test, every_rejection_is_502_with_its_reason_and_no_request_reaches_t
   }
   // The failure is logged, throttled per endpoint, with the reason.
   EXPECT_NE(s_gw->proc().err_text().find("hostname_mismatch"), std::string::npos);
+  // ... and counted by reason, and as an upstream error of its own kind.
+  std::string m = metrics(*s_gw);
+  for (size_t i = 1; i < case_count; ++i) {
+    std::string p = cases[i].name;
+    EXPECT_GE(sample(m, "ringgate_upstream_tls_failures_total{provider=\"" + p + "\",reason=\"" +
+                            cases[i].label + "\"}"),
+              1)
+        << p << "\n" << m;
+    EXPECT_GE(sample(m, "ringgate_upstream_errors_total{provider=\"" + p +
+                            "\",kind=\"upstream_tls_error\"}"),
+              1)
+        << p;
+    EXPECT_EQ(sample(m, "ringgate_upstream_tls_handshakes_total{provider=\"" + p + "\"}"), -1);
+  }
+}
+
+TEST_F(tls_test, failure_warning_is_logged_once_per_endpoint_per_interval) {
+  for (int i = 0; i < 3; ++i) {
+    auto r = via_gateway(post_request("/v1/chat/completions", body_for("throttled")));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 502);
+  }
+  // The marker's line follows the throttled ones in the same shard's log order: once it is out,
+  // every line the three failures could have produced is out too.
+  auto marker = via_gateway(post_request("/v1/chat/completions", body_for("throttle_marker")));
+  ASSERT_TRUE(marker);
+  ASSERT_TRUE(s_gw->proc().wait_stderr("handshake failed.*provider=throttle_marker", 5s));
+  std::string err = s_gw->proc().err_text();
+  std::vector<std::string> lines;
+  for (size_t at = 0, end; (end = err.find('\n', at)) != std::string::npos; at = end + 1) {
+    std::string line = err.substr(at, end - at);
+    if (line.find("upstream TLS handshake failed") != std::string::npos &&
+        line.find("provider=throttled ") != std::string::npos) {
+      lines.push_back(line);
+    }
+  }
+  ASSERT_EQ(lines.size(), 1u) << err;
+  EXPECT_NE(lines[0].find("reason=expired"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("suppressed_since_last=0"), std::string::npos) << lines[0];
+  // Every failure is still counted.
+  EXPECT_EQ(sample(metrics(*s_gw), "ringgate_upstream_tls_failures_total{provider=\"throttled\","
+                                   "reason=\"expired\"}"),
+            3);
+}
+
+TEST_F(tls_test, insecure_skip_verify_accepts_a_self_signed_mock_and_warns_at_startup) {
+  auto r = via_gateway(post_request("/v1/chat/completions", body_for("insecure")));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  std::string err = s_gw->proc().err_text();
+  size_t warn = err.find("tls.insecure_skip_verify is on");
+  ASSERT_NE(warn, std::string::npos) << err;
+  size_t line = err.rfind('\n', warn) + 1;
+  std::string text = err.substr(line, err.find('\n', warn) - line);
+  EXPECT_NE(text.find("WARN"), std::string::npos) << text;
+  EXPECT_NE(text.find("provider=insecure"), std::string::npos) << text;
+  EXPECT_LT(warn, err.find("listening on")) << "the warning belongs to the configuration load";
+}
+
+TEST_F(tls_test, tls11_hello_with_a_shared_suite_is_refused_by_the_version_minimum) {
+  auto r = via_gateway(post_request("/v1/chat/completions", body_for("tls11suite")));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502);
+  EXPECT_NE(r->body.find(version_refused), std::string::npos) << r->body;
+  // After the hello only a (fatal protocol_version) alert came back: no request, no key.
+  auto deadline = steady::now() + 5s;
+  while (s_tls11_hello->after_hello().empty() && steady::now() < deadline) {
+    std::this_thread::sleep_for(10ms);  // the fake server records once ringgate closed
+  }
+  EXPECT_EQ(s_tls11_hello->after_hello(), "21");
+  EXPECT_GE(sample(metrics(*s_gw), "ringgate_upstream_tls_failures_total{provider=\"tls11suite\","
+                                   "reason=\"protocol_version\"}"),
+            1);
 }
 
 TEST_F(tls_test, reconnect_resumes_the_session) {
@@ -262,6 +280,9 @@ TEST_F(tls_test, reconnect_resumes_the_session) {
   EXPECT_FALSE(s->root["last_request"]["tls"]["resumed"].get(resumed));
   EXPECT_TRUE(resumed) << "the pooled reconnect did a full handshake";
   EXPECT_GE(stat(0, {"tls", "resumed"}), 1u);
+  std::string m = metrics(*s_gw);
+  EXPECT_GE(sample(m, "ringgate_upstream_tls_handshakes_total{provider=\"good\"}"), 2) << m;
+  EXPECT_GE(sample(m, "ringgate_upstream_tls_resumed_total{provider=\"good\"}"), 1) << m;
 }
 
 TEST_F(tls_test, streaming_over_tls) {
@@ -315,6 +336,85 @@ TEST_F(tls_test, inbound_tls_with_curl_cacert) {
   r = run_to_exit({tool("curl"), "-sS", "--max-time", "5", "http://127.0.0.1:" +
                    std::to_string(s_inbound->port()) + "/health"}, 10s);
   EXPECT_NE(r.exit_code, 0);
+}
+
+// The inbound listener's policy seen from OpenSSL clients. The refusals are checked in
+// ringgate's own counters too, so a failure on the client's side (its own minimum) cannot pass.
+TEST_F(tls_test, inbound_refuses_tls11_and_cbc_and_negotiates_tls12_aead) {
+  const std::string port = std::to_string(s_inbound->port());
+  const std::string url = "https://localhost:" + port + "/health";
+  const std::string refused = "ringgate_inbound_tls_failures_total{reason=\"protocol_version\"}";
+  const std::string handshakes = "ringgate_inbound_tls_handshakes_total";
+  double refused_before = sample(metrics(*s_inbound), refused);
+  ASSERT_GE(refused_before, 0) << metrics(*s_inbound);
+  auto r = run_to_exit({tool("curl"), "-sS", "--max-time", "10", "--cacert", s_pki->p("ca.crt"),
+                        "--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT@SECLEVEL=0", url},
+                       15s);
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_EQ(await_sample(*s_inbound, refused, refused_before + 1), refused_before + 1)
+      << "ringgate itself must refuse TLS 1.1";
+  r = run_to_exit({tool("curl"), "-sS", "--max-time", "10", "--cacert", s_pki->p("ca.crt"),
+                   "--tlsv1.2", "--tls-max", "1.2", "--ciphers",
+                   "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA",
+                   url},
+                  15s);
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_EQ(await_sample(*s_inbound, refused, refused_before + 2), refused_before + 2)
+      << "ringgate itself must refuse CBC suites";
+  // A modern client gets TLS 1.2 with the server's first choice, an ECDHE AEAD suite.
+  double done_before = sample(metrics(*s_inbound), handshakes);
+  r = run_to_exit({tool("openssl"), "s_client", "-connect", "127.0.0.1:" + port, "-servername",
+                   "localhost", "-CAfile", s_pki->p("ca.crt"), "-verify_return_error"},
+                  15s);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Protocol  : TLSv1.2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Cipher    : ECDHE-ECDSA-AES256-GCM-SHA384"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Server Temp Key: X25519"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Verify return code: 0 (ok)"), std::string::npos) << r.out;
+  // ChaCha20-Poly1305 is offered too.
+  r = run_to_exit({tool("openssl"), "s_client", "-connect", "127.0.0.1:" + port, "-servername",
+                   "localhost", "-CAfile", s_pki->p("ca.crt"), "-tls1_2", "-cipher",
+                   "ECDHE-ECDSA-CHACHA20-POLY1305"},
+                  15s);
+  EXPECT_NE(r.out.find("Cipher    : ECDHE-ECDSA-CHACHA20-POLY1305"), std::string::npos) << r.out;
+  EXPECT_EQ(await_sample(*s_inbound, handshakes, done_before + 2), done_before + 2);
+}
+
+// Startup mistakes in TLS files: exit 1 with one line naming the file and the cause.
+TEST_F(tls_test, bad_tls_files_fail_startup_with_one_line) {
+  temp_dir dir;
+  std::string garbage =
+      dir.write("garbage.pem", "-----BEGIN CERTIFICATE-----\nbm90\n-----END CERTIFICATE-----\n");
+  auto inbound = [&](const std::string& cert, const std::string& key) {
+    return "[server]\ntls_cert = \"" + cert + "\"\ntls_key = \"" + key + "\"\n";
+  };
+  const std::string enoent = ": No such file or directory";
+  const std::pair<std::string, std::string> bad[] = {
+      {inbound("/nonexistent/srv.crt", s_pki->p("good.key")),
+       "ringgate: server TLS: tls_cert: cannot read /nonexistent/srv.crt" + enoent},
+      {inbound(s_pki->p("good.crt"), "/nonexistent/srv.key"),
+       "ringgate: server TLS: tls_key: cannot read /nonexistent/srv.key" + enoent},
+      {inbound(garbage, s_pki->p("good.key")), "ringgate: server TLS: tls_cert " + garbage + ": "},
+      {inbound(s_pki->p("good.crt"), garbage), "ringgate: server TLS: tls_key " + garbage + ": "},
+      {inbound(s_pki->p("good.crt"), s_pki->p("expired.key")),
+       "ringgate: server TLS: tls_key " + s_pki->p("expired.key") +
+           " does not match the certificate in " + s_pki->p("good.crt")},
+      {provider_toml("noca", 443, "ca_file = \"/nonexistent/ca.pem\""),
+       "ringgate: providers.noca.tls: cannot read /nonexistent/ca.pem: No such file or directory"},
+  };
+  for (const auto& [toml, line] : bad) {
+    SCOPED_TRACE(line);
+    std::string file = dir.write("bad.toml", toml);
+    auto r = run_to_exit({ringgate_bin(), "--config", file, "--listen", "127.0.0.1:0",
+                          "--admin-listen", "off", "--log-format", "text"},
+                         15s);
+    ASSERT_TRUE(r.exit_code);
+    EXPECT_EQ(*r.exit_code, 1);
+    size_t at = r.err.find(line);
+    ASSERT_NE(at, std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\n', at), r.err.size() - 1) << "the cause is the last line: " << r.err;
+    EXPECT_EQ(r.err.find("listening on"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace
