@@ -7,19 +7,6 @@
 
 namespace rg::observe {
 
-uint32_t histogram_bucket(uint64_t ns) noexcept {
-  uint32_t lo = 0, hi = histogram_buckets - 1;  // answer in [lo, hi]; hi = +Inf
-  while (lo < hi) {
-    uint32_t mid = (lo + hi) / 2;
-    if (ns <= histogram_bounds_ns[mid]) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  return lo;
-}
-
 void append_escaped_label_value(std::string& out, std::string_view v) {
   for (char c : v) {
     if (c == '\\') {
@@ -103,6 +90,21 @@ void series_prefix(std::string& out, std::string_view name, std::string_view suf
   out += ' ';
 }
 
+// `le="…"` for each exposed bound (seconds), then +Inf; rendered once.
+const std::vector<std::string>& le_labels() {
+  static const std::vector<std::string> labels = [] {
+    std::vector<std::string> v;
+    for (uint64_t ns : histogram_export_ns) {
+      char bound[48];
+      snprintf(bound, sizeof bound, "le=\"%.9g\"", double(ns) / 1e9);
+      v.emplace_back(bound);
+    }
+    v.emplace_back("le=\"+Inf\"");
+    return v;
+  }();
+  return labels;
+}
+
 constexpr const char* type_name(metric_type t) {
   switch (t) {
     case metric_type::counter:
@@ -182,19 +184,15 @@ void registry::expose(std::span<const shard_block* const> blocks, std::string& o
       uint64_t count = 0;
       for (uint32_t k = 0; k < histogram_buckets; ++k) count += sums[k];
       if (count == 0 && !fam.opts.emit_zero) continue;
+      // The fine buckets summed up to each exposed bound: cumulative, and +Inf equals count.
+      const auto& le = le_labels();
       uint64_t cumulative = 0;
-      for (uint32_t k = 0; k < histogram_buckets; ++k) {
-        cumulative += sums[k];
-        std::string le = "le=\"";
-        if (k + 1 == histogram_buckets) {
-          le += "+Inf";
-        } else {
-          char bound[32];
-          snprintf(bound, sizeof bound, "%.9g", double(histogram_bounds_ns[k]) / 1e9);
-          le += bound;
-        }
-        le += '"';
-        series_prefix(out, fam.opts.name, "_bucket", labels, le);
+      uint32_t next = 0;
+      for (uint32_t e = 0; e <= histogram_exported; ++e) {
+        uint32_t last = e < histogram_exported ? histogram_bucket(histogram_export_ns[e])
+                                               : histogram_buckets - 1;
+        for (; next <= last; ++next) cumulative += sums[next];
+        series_prefix(out, fam.opts.name, "_bucket", labels, le[e]);
         append_uint(out, cumulative);
         out += '\n';
       }

@@ -5,7 +5,8 @@
 // input), so every family's series are known when the registry is built and cardinality is
 // bounded; a shard writes its own block with relaxed atomic stores (a plain load and store on
 // x86, no lock prefix) and never waits for a scrape; a scrape reads with relaxed loads. A
-// histogram's count is the sum of its buckets, so a scrape always sees buckets and count agree.
+// histogram's count is the sum of its buckets, so a scrape always sees buckets and count agree;
+// its fine internal buckets are summed into a bounded set of exposed `le` buckets.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -21,18 +22,65 @@ namespace rg::observe {
 
 enum class metric_type : uint8_t { counter, gauge, histogram };
 
-// Histogram bucket bounds in nanoseconds: 1-2-5 steps from 10 µs to 50 s, then +Inf.
-inline constexpr uint64_t histogram_bounds_ns[] = {
-    10'000,         20'000,         50'000,         100'000,       200'000,       500'000,
-    1'000'000,      2'000'000,      5'000'000,      10'000'000,    20'000'000,    50'000'000,
-    100'000'000,    200'000'000,    500'000'000,    1'000'000'000, 2'000'000'000, 5'000'000'000,
-    10'000'000'000, 20'000'000'000, 50'000'000'000,
-};
-inline constexpr uint32_t histogram_buckets = std::size(histogram_bounds_ns) + 1;  // + Inf
-inline constexpr uint32_t histogram_cells = histogram_buckets + 1;                 // + sum (ns)
+// Histograms are log-linear over nanoseconds. Bins start at 1 µs; each decade up to 60 s is cut
+// into 35 bins, in mantissa steps of 0.1 from 1 to 2, 0.2 from 2 to 5 and 0.5 from 5 to 10, so no
+// bin is wider than 10 % of its lower bound. A bin is (lower, upper]: "≤ le" is exact at every
+// bin bound. Bucket 0 holds everything ≤ 1 µs, the last one everything above 60 s.
+inline constexpr uint64_t histogram_min_ns = 1'000;
+inline constexpr uint64_t histogram_max_ns = 60'000'000'000;
+inline constexpr uint32_t histogram_bins_per_decade = 35;
+inline constexpr uint32_t histogram_decades = 8;  // 1 µs … 100 s, the last one cut at 60 s
+inline constexpr uint32_t histogram_buckets =
+    1 + (histogram_decades - 1) * histogram_bins_per_decade + 27 + 1;  // ≤ 1 µs, bins, > 60 s
+inline constexpr uint32_t histogram_cells = histogram_buckets + 1;     // + sum (ns)
 
-// Index of the bucket holding `ns` (the first bound ≥ ns; the last is +Inf).
-uint32_t histogram_bucket(uint64_t ns) noexcept;
+// Index of the bucket holding `ns`. No allocation, no table: a short loop over decades and a
+// division (a few nanoseconds).
+constexpr uint32_t histogram_bucket(uint64_t ns) noexcept {
+  if (ns <= histogram_min_ns) return 0;
+  uint64_t x = ns - 1;  // bins are (lower, upper]: find the half-open [lower, upper) of ns - 1
+  uint64_t unit = histogram_min_ns / 10;  // one mantissa step of 0.1 in this decade
+  uint32_t base = 1;
+  for (uint32_t d = 0; x >= unit * 100; ++d) {
+    if (d + 1 == histogram_decades) return histogram_buckets - 1;
+    unit *= 10;
+    base += histogram_bins_per_decade;
+  }
+  uint32_t m = uint32_t(x / unit);  // 10 … 99: the value's first two digits
+  uint32_t bin = m < 20 ? m - 10 : m < 50 ? 10 + (m - 20) / 2 : 25 + (m - 50) / 5;
+  return base + bin < histogram_buckets - 1 ? base + bin : histogram_buckets - 1;
+}
+
+// The inclusive upper bound of bucket `b` in nanoseconds (UINT64_MAX for the last one).
+constexpr uint64_t histogram_upper_ns(uint32_t b) noexcept {
+  if (b == 0) return histogram_min_ns;
+  if (b >= histogram_buckets - 1) return UINT64_MAX;
+  uint32_t bin = (b - 1) % histogram_bins_per_decade;
+  uint64_t unit = histogram_min_ns / 10;
+  for (uint32_t d = (b - 1) / histogram_bins_per_decade; d > 0; --d) unit *= 10;
+  uint32_t upper = bin < 10 ? 11 + bin : bin < 25 ? 22 + 2 * (bin - 10) : 55 + 5 * (bin - 25);
+  return upper * unit;
+}
+
+// The `le` bounds a scrape exposes (then +Inf): 29 of the bin bounds, dense from 1 to 100 µs
+// (where the gateway's own overhead lies), then 1-2-5 steps up to 60 s.
+inline constexpr uint64_t histogram_export_ns[] = {
+    1'000,         2'000,         3'000,          5'000,          7'000,          10'000,
+    15'000,        20'000,        30'000,         50'000,         70'000,         100'000,
+    200'000,       500'000,       1'000'000,      2'000'000,      5'000'000,      10'000'000,
+    20'000'000,    50'000'000,    100'000'000,    200'000'000,    500'000'000,    1'000'000'000,
+    2'000'000'000, 5'000'000'000, 10'000'000'000, 20'000'000'000, 60'000'000'000,
+};
+inline constexpr uint32_t histogram_exported = std::size(histogram_export_ns);
+
+constexpr bool histogram_export_bounds_are_bin_bounds() noexcept {
+  for (uint64_t v : histogram_export_ns) {
+    if (histogram_upper_ns(histogram_bucket(v)) != v) return false;
+  }
+  return true;
+}
+static_assert(histogram_export_bounds_are_bin_bounds(), "an exported le would not be exact");
+static_assert(histogram_upper_ns(histogram_buckets - 2) == histogram_max_ns);
 
 struct family_id {
   uint32_t index = UINT32_MAX;  // family number in the registry
@@ -66,6 +114,10 @@ class shard_block {
     b.store(b.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     auto& sum = h[histogram_buckets];
     sum.store(sum.load(std::memory_order_relaxed) + ns, std::memory_order_relaxed);
+  }
+  // A counter's or gauge's cell, from any thread.
+  uint64_t value(const family_id& f, uint32_t series) const noexcept {
+    return read(f.offset + series * f.stride);
   }
   uint64_t read(uint32_t cell) const noexcept {
     return _cells[cell].load(std::memory_order_relaxed);

@@ -28,12 +28,52 @@ bool contains(const std::string& hay, const std::string& needle) {
 
 TEST(metrics, histogram_bucket_bounds_are_inclusive) {
   EXPECT_EQ(histogram_bucket(0), 0u);
-  EXPECT_EQ(histogram_bucket(10'000), 0u);
-  EXPECT_EQ(histogram_bucket(10'001), 1u);
-  EXPECT_EQ(histogram_bucket(1'000'000'000), 15u);
-  EXPECT_EQ(histogram_bucket(50'000'000'000), histogram_buckets - 2);
-  EXPECT_EQ(histogram_bucket(50'000'000'001), histogram_buckets - 1);
+  EXPECT_EQ(histogram_bucket(1'000), 0u);  // ≤ 1 µs
+  EXPECT_EQ(histogram_bucket(1'001), 1u);
+  EXPECT_EQ(histogram_upper_ns(1), 1'100u);
+  EXPECT_EQ(histogram_bucket(1'100), 1u);
+  EXPECT_EQ(histogram_bucket(1'101), 2u);
+  EXPECT_EQ(histogram_bucket(15'000), histogram_bucket(14'001));
+  EXPECT_EQ(histogram_bucket(15'001), histogram_bucket(15'000) + 1);
+  EXPECT_EQ(histogram_bucket(60'000'000'000), histogram_buckets - 2);
+  EXPECT_EQ(histogram_bucket(60'000'000'001), histogram_buckets - 1);
+  EXPECT_EQ(histogram_bucket(100'000'000'000), histogram_buckets - 1);
   EXPECT_EQ(histogram_bucket(UINT64_MAX), histogram_buckets - 1);
+  EXPECT_EQ(histogram_upper_ns(histogram_buckets - 1), UINT64_MAX);
+}
+
+// Log-linear: every bin from 1 µs to 60 s is (lower, upper] with upper at most 10 % above lower,
+// and the bins tile the range without gaps.
+TEST(metrics, histogram_bins_are_log_linear_and_at_most_ten_percent_wide) {
+  for (uint32_t b = 1; b + 1 < histogram_buckets; ++b) {
+    uint64_t lower = histogram_upper_ns(b - 1), upper = histogram_upper_ns(b);
+    ASSERT_LT(lower, upper) << b;
+    EXPECT_LE(double(upper - lower), 0.1 * double(lower) + 1e-9) << b;
+    EXPECT_EQ(histogram_bucket(lower + 1), b);
+    EXPECT_EQ(histogram_bucket(upper), b);
+  }
+  // Values spread over the whole range land in a bin that holds them.
+  for (uint64_t v = 1'001; v < 60'000'000'000; v = v * 1013 / 1000 + 7) {
+    uint32_t b = histogram_bucket(v);
+    ASSERT_GT(v, histogram_upper_ns(b - 1)) << v;
+    ASSERT_LE(v, histogram_upper_ns(b)) << v;
+  }
+}
+
+TEST(metrics, exported_buckets_are_few_and_fine_below_100_us) {
+  EXPECT_LE(histogram_exported + 1, 30u);  // + Inf
+  uint32_t below_100us = 0;
+  for (uint32_t e = 0; e < histogram_exported; ++e) {
+    uint64_t v = histogram_export_ns[e];
+    EXPECT_EQ(histogram_upper_ns(histogram_bucket(v)), v) << "not a bin bound: " << v;
+    if (e > 0) {
+      EXPECT_LT(histogram_export_ns[e - 1], v);
+    }
+    if (v <= 100'000) ++below_100us;
+  }
+  EXPECT_GE(below_100us, 12u);
+  EXPECT_EQ(histogram_export_ns[0], histogram_min_ns);
+  EXPECT_EQ(histogram_export_ns[histogram_exported - 1], histogram_max_ns);
 }
 
 TEST(metrics, counters_sum_over_shards_and_skip_zero_series) {
@@ -81,23 +121,32 @@ TEST(metrics, histogram_is_cumulative_and_count_matches_inf_bucket) {
                        {{"chat"}}});
   auto a = r.make_block();
   auto b = r.make_block();
-  a->observe_ns(h, 0, 15'000);          // ≤ 20 µs
+  a->observe_ns(h, 0, 15'000);          // ≤ 15 µs, an exported bound: counted there
+  a->observe_ns(h, 0, 15'001);          // ≤ 20 µs
   a->observe_ns(h, 0, 1'000'000);       // ≤ 1 ms
   b->observe_ns(h, 0, 70'000'000'000);  // +Inf
   std::string out = expose(r, {a.get(), b.get()});
-  EXPECT_TRUE(contains(
-      out, "ringgate_request_duration_seconds_bucket{endpoint=\"chat\",le=\"1e-05\"} 0\n"));
-  EXPECT_TRUE(contains(
-      out, "ringgate_request_duration_seconds_bucket{endpoint=\"chat\",le=\"2e-05\"} 1\n"));
-  EXPECT_TRUE(contains(
-      out, "ringgate_request_duration_seconds_bucket{endpoint=\"chat\",le=\"0.001\"} 2\n"));
+  auto bucket = [&](const char* le, int n) {
+    std::string line =
+        std::string("ringgate_request_duration_seconds_bucket{endpoint=\"chat\",le=\"") + le +
+        "\"} " + std::to_string(n) + "\n";
+    EXPECT_TRUE(contains(out, line)) << line << out;
+  };
+  bucket("1e-06", 0);
+  bucket("1e-05", 0);
+  bucket("1.5e-05", 1);
+  bucket("2e-05", 2);
+  bucket("0.0005", 2);
+  bucket("0.001", 3);
+  bucket("60", 3);
+  bucket("+Inf", 4);
+  EXPECT_TRUE(contains(out, "ringgate_request_duration_seconds_count{endpoint=\"chat\"} 4\n"));
   EXPECT_TRUE(
-      contains(out, "ringgate_request_duration_seconds_bucket{endpoint=\"chat\",le=\"50\"} 2\n"));
-  EXPECT_TRUE(
-      contains(out, "ringgate_request_duration_seconds_bucket{endpoint=\"chat\",le=\"+Inf\"} 3\n"));
-  EXPECT_TRUE(contains(out, "ringgate_request_duration_seconds_count{endpoint=\"chat\"} 3\n"));
-  EXPECT_TRUE(
-      contains(out, "ringgate_request_duration_seconds_sum{endpoint=\"chat\"} 70.001015\n"));
+      contains(out, "ringgate_request_duration_seconds_sum{endpoint=\"chat\"} 70.001030001\n"));
+  // Each series exposes the bounded set of buckets, not the fine internal ones.
+  size_t lines = 0;
+  for (size_t p = 0; (p = out.find("_bucket{", p)) != std::string::npos; ++p) ++lines;
+  EXPECT_EQ(lines, histogram_exported + 1);
 }
 
 TEST(metrics, label_values_are_escaped) {
