@@ -157,6 +157,8 @@ class decoder {
         string(v, p, a.listen);
       else if (k == "expose_on_data")
         boolean(v, p, a.expose_on_data);
+      else if (k == "metrics")
+        boolean(v, p, a.metrics);
       else
         unknown(k, p);
     }

@@ -44,6 +44,7 @@ struct server_config {
 struct admin_config {
   std::string listen = "127.0.0.1:9090";
   bool expose_on_data = false;
+  bool metrics = true;  // false: no metric work per request, /metrics answers 404
 };
 
 struct log_config {

@@ -95,6 +95,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.server.timeouts.send_ms, 30000u);
   EXPECT_EQ(c.admin.listen, "127.0.0.1:9090");
   EXPECT_FALSE(c.admin.expose_on_data);
+  EXPECT_TRUE(c.admin.metrics);
   EXPECT_EQ(c.log.level, log_level::info);
   EXPECT_EQ(c.log.format, log_format::json);
   EXPECT_TRUE(c.log.access_log);
@@ -323,6 +324,8 @@ TEST(Validation, WrongTypes) {
   EXPECT_EQ(error_of("server = 1\n"), "t.toml:1: server: expected table, got integer");
   EXPECT_EQ(error_of("[admin]\nexpose_on_data = \"yes\"\n"),
             "t.toml:2: admin.expose_on_data: expected boolean, got string");
+  EXPECT_EQ(error_of("[admin]\nmetrics = 0\n"),
+            "t.toml:2: admin.metrics: expected boolean, got integer");
   EXPECT_EQ(error_of("[providers]\nname = \"p\"\n"),
             "t.toml:1: providers: expected array of tables, got table");
   EXPECT_EQ(error_of("providers = [1]\n"), "t.toml:1: providers[0]: expected table, got integer");
