@@ -17,9 +17,10 @@ constexpr std::string_view redacted = "[redacted]";
 
 // Sends `body` with its head; large bodies go straight to the socket, not through the buffer.
 runtime::task<void> answer(httpd::exchange& ex, uint16_t status, std::string_view content_type,
-                           const std::string& body) {
+                           const std::string& body, std::string_view extra_headers) {
   bool head_only = ex.head().meth == http::method::head;
-  if (!ex.out().head(status, content_type, uint64_t(body.size()), ex.mode(), ex.head().ver)) {
+  if (!ex.out().head(status, content_type, uint64_t(body.size()), ex.mode(), ex.head().ver,
+                     extra_headers)) {
     ex.error(500, "response head too large", "internal_error");
     co_return;
   }
@@ -142,26 +143,28 @@ std::string redacted_config_json(const config::config& c) {
   return w.complete() ? std::string(w.view()) : std::string("{\"error\":\"config too large\"}");
 }
 
-runtime::task<void> admin_handler::handle(httpd::exchange& ex) {
+runtime::task<void> admin_handler::serve(httpd::exchange& ex, std::string_view extra_headers) {
   std::string_view path = ex.head().path();
   bool known = path == "/metrics" || path == "/admin/config" || path == "/admin/providers";
   if (!known) {
-    ex.error(404, "no route for this path", "not_found");
+    ex.error(404, "no route for this path", "not_found", extra_headers);
     co_return;
   }
   if (ex.head().meth != http::method::get && ex.head().meth != http::method::head) {
-    ex.error(405, "method not allowed", "method_not_allowed", "allow: GET, HEAD\r\n");
+    std::string lines = "allow: GET, HEAD\r\n";
+    lines += extra_headers;
+    ex.error(405, "method not allowed", "method_not_allowed", lines);
     co_return;
   }
   if (path == "/metrics") {
     std::string body = _metrics.expose();
-    co_await answer(ex, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+    co_await answer(ex, 200, "text/plain; version=0.0.4; charset=utf-8", body, extra_headers);
   } else if (path == "/admin/config") {
     std::string body = redacted_config_json(_cfg);
-    co_await answer(ex, 200, "application/json", body);
+    co_await answer(ex, 200, "application/json", body, extra_headers);
   } else {
     std::string body = providers_json(_routes);
-    co_await answer(ex, 200, "application/json", body);
+    co_await answer(ex, 200, "application/json", body, extra_headers);
   }
 }
 

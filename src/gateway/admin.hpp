@@ -18,7 +18,9 @@ class admin_handler final : public httpd::handler {
   admin_handler(const gateway_metrics& metrics, const config::config& cfg,
                 const route_table& routes) noexcept
       : _metrics(metrics), _cfg(cfg), _routes(routes) {}
-  runtime::task<void> handle(httpd::exchange& ex) override;
+  runtime::task<void> handle(httpd::exchange& ex) override { return serve(ex, {}); }
+  // Answers with `extra_headers` (complete lines, e.g. the data listener's x-request-id).
+  runtime::task<void> serve(httpd::exchange& ex, std::string_view extra_headers);
 
  private:
   const gateway_metrics& _metrics;

@@ -12,7 +12,7 @@ namespace rg::gateway {
 gateway::gateway(config::config cfg)
     : _cfg(std::make_unique<const config::config>(std::move(cfg))),
       _data(_cfg->server, [this](runtime::shard& s, uint32_t) {
-        std::unique_ptr<httpd::handler> admin;
+        std::unique_ptr<admin_handler> admin;
         if (_cfg->admin.expose_on_data) {
           admin = std::make_unique<admin_handler>(*_metrics, *_cfg, *_routes);
         }

@@ -1,26 +1,60 @@
 // Routing and the built-in endpoints: GET /health (liveness), GET /ready (503 while draining),
 // GET /v1/models, the proxied POST endpoints, and an OpenAI-shaped 404 for everything else.
+// Every answer written here or by the proxy carries the request's x-request-id.
 #include "handler.hpp"
+
+#include <algorithm>
+#include <cstring>
 
 #include <ringgate/json/padded.hpp>
 #include <ringgate/runtime/clock.hpp>
 
 #include "access.hpp"
+#include "admin.hpp"
 #include "proxy.hpp"
 
 namespace rg::gateway {
 namespace {
 
-void health(httpd::exchange& ex, std::string_view path) {
+bool valid_request_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) return false;
+  for (char ch : id) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.' || ch == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The header lines of an answer: "x-request-id: …\r\n", then `extra` (complete lines).
+struct answer_lines {
+  explicit answer_lines(const exchange_note& n, std::string_view extra = {}) noexcept {
+    char* p = buf;
+    for (std::string_view piece : {std::string_view("x-request-id: "), n.request_id_view(),
+                                   std::string_view("\r\n"), extra}) {
+      if (piece.size() > size_t(buf + sizeof buf - p)) return;  // ids ≤ 128, extras are short
+      p = std::copy(piece.begin(), piece.end(), p);
+    }
+    text = std::string_view(buf, size_t(p - buf));
+  }
+  char buf[256];
+  std::string_view text;
+};
+
+void health(httpd::exchange& ex, std::string_view path, const exchange_note& n) {
   const auto& head = ex.head();
   if (head.meth != http::method::get && head.meth != http::method::head) {
-    ex.error(405, "method not allowed", "method_not_allowed", "allow: GET, HEAD\r\n");
-  } else if (path == "/health") {
-    ex.json(200, R"({"status":"ok"})");
+    ex.error(405, "method not allowed", "method_not_allowed",
+             answer_lines(n, "allow: GET, HEAD\r\n").text);
+    return;
+  }
+  answer_lines lines(n);
+  if (path == "/health") {
+    ex.json(200, R"({"status":"ok"})", lines.text);
   } else if (ex.draining()) {
-    ex.json(503, R"({"status":"draining"})");
+    ex.json(503, R"({"status":"draining"})", lines.text);
   } else {
-    ex.json(200, R"({"status":"ready"})");
+    ex.json(200, R"({"status":"ready"})", lines.text);
   }
 }
 
@@ -30,7 +64,7 @@ constexpr size_t upstream_block_bytes = 64 * 1024;  // an upstream response head
 
 shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
                              const route_table& routes, gateway_metrics* metrics,
-                             std::unique_ptr<httpd::handler> admin)
+                             std::unique_ptr<admin_handler> admin)
     : _shard(s),
       _cfg(cfg),
       _routes(routes),
@@ -61,10 +95,23 @@ void shard_handler::make_request_id(char out[32]) noexcept {
   for (int i = 0; i < 16; ++i) out[16 + i] = hex[(b >> (60 - 4 * i)) & 0xf];
 }
 
+void shard_handler::assign_request_id(const http::request_head& head,
+                                      exchange_note& note) noexcept {
+  const http::header* h = head.find("x-request-id");
+  if (h && valid_request_id(h->value)) {
+    std::memcpy(note.request_id, h->value.data(), h->value.size());
+    note.request_id_len = uint8_t(h->value.size());
+    return;
+  }
+  make_request_id(note.request_id);
+  note.request_id_len = 32;
+}
+
 runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
   const uint64_t started_ns = runtime::monotonic_ns();
   ex.out().forget_status();
   exchange_note note;
+  assign_request_id(ex.head(), note);
   if (_metrics) _metrics->begin(_shard.id());
   co_await dispatch(ex, note);
   const uint64_t duration_ns = runtime::monotonic_ns() - started_ns;
@@ -77,33 +124,36 @@ runtime::task<void> shard_handler::dispatch(httpd::exchange& ex, exchange_note& 
   std::string_view path = ex.head().path();
   if (path == "/health" || path == "/ready") {
     note.ep = path == "/health" ? endpoint::health : endpoint::ready;
-    health(ex, path);
+    health(ex, path, note);
     co_return;
   }
   if (path == "/v1/chat/completions" || path == "/v1/embeddings") {
     bool chat = path == "/v1/chat/completions";
     note.ep = chat ? endpoint::chat : endpoint::embeddings;
     if (ex.head().meth != http::method::post) {
-      ex.error(405, "method not allowed", "method_not_allowed", "allow: POST\r\n");
+      ex.error(405, "method not allowed", "method_not_allowed",
+               answer_lines(note, "allow: POST\r\n").text);
       co_return;
     }
     co_await proxy(*this, ex, chat ? api::chat : api::embeddings, note);
     co_return;
   }
+  answer_lines lines(note);
   if (_admin && (path == "/metrics" || path.starts_with("/admin/"))) {
-    co_await _admin->handle(ex);
+    co_await _admin->serve(ex, lines.text);
     co_return;
   }
   if (path == "/v1/models") {
     note.ep = endpoint::models;
     if (ex.head().meth != http::method::get && ex.head().meth != http::method::head) {
-      ex.error(405, "method not allowed", "method_not_allowed", "allow: GET, HEAD\r\n");
+      ex.error(405, "method not allowed", "method_not_allowed",
+               answer_lines(note, "allow: GET, HEAD\r\n").text);
       co_return;
     }
-    ex.json(200, _routes.models_json());
+    ex.json(200, _routes.models_json(), lines.text);
     co_return;
   }
-  ex.error(404, "no route for this path", "not_found");
+  ex.error(404, "no route for this path", "not_found", lines.text);
 }
 
 }  // namespace rg::gateway

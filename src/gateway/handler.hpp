@@ -1,5 +1,6 @@
-// The gateway's request handler, one per shard: routes by path to the built-in endpoints and the
-// proxy. Owns the shard's upstream pools (one per provider).
+// The gateway's request handler, one per shard: gives every request its id, routes by path to the
+// built-in endpoints and the proxy, and records metrics and the access line when it ends. Owns
+// the shard's upstream pools (one per provider).
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,8 @@
 
 namespace rg::gateway {
 
+class admin_handler;
+
 // Per-shard counters of the proxy path (relaxed atomics: read by scrapes later).
 struct proxy_counters {
   std::atomic<uint64_t> upstream_requests{0}, upstream_errors{0}, stale_retries{0};
@@ -34,7 +37,7 @@ class shard_handler final : public httpd::handler {
   // `metrics` may be null (no metrics); `admin` answers /metrics and /admin/* on this listener
   // when admin.expose_on_data is set (null otherwise).
   shard_handler(runtime::shard& s, const config::config& cfg, const route_table& routes,
-                gateway_metrics* metrics, std::unique_ptr<httpd::handler> admin);
+                gateway_metrics* metrics, std::unique_ptr<admin_handler> admin);
   ~shard_handler() override;
   runtime::task<void> handle(httpd::exchange& ex) override;
   void drain() noexcept override;
@@ -53,6 +56,8 @@ class shard_handler final : public httpd::handler {
   std::span<char> json_scratch() noexcept { return {_json_scratch.get(), scratch_bytes + 64}; }
   // A new request id: 32 hex digits, unique per process (shard id, counter, start time).
   void make_request_id(char out[32]) noexcept;
+  // The client's x-request-id when valid (1 to 128 of [A-Za-z0-9._:-]), else a new one.
+  void assign_request_id(const http::request_head& head, exchange_note& note) noexcept;
 
  private:
   runtime::task<void> dispatch(httpd::exchange& ex, exchange_note& note);
@@ -61,7 +66,7 @@ class shard_handler final : public httpd::handler {
   const config::config& _cfg;
   const route_table& _routes;
   gateway_metrics* _metrics;
-  std::unique_ptr<httpd::handler> _admin;
+  std::unique_ptr<admin_handler> _admin;
   runtime::block_pool _upstream_blocks;
   runtime::block_pool _body_blocks;
   std::vector<std::unique_ptr<upstream::pool>> _pools;

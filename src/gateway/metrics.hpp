@@ -25,9 +25,10 @@ enum class endpoint : uint8_t { chat, embeddings, models, health, ready, other, 
 struct exchange_note {
   endpoint ep = endpoint::other;
   uint32_t model_slot = 0;  // 0 = none; see gateway_metrics::model_slot()
-  // Filled by the proxy:
+  // The request id (the client's x-request-id when valid, else generated), set for every request.
   char request_id[129] = {};
   uint8_t request_id_len = 0;
+  // Filled by the proxy:
   std::string_view model;           // as the client asked (client text: logs only, never labels)
   std::string_view provider;        // configured provider name
   std::string_view upstream_model;  // as sent upstream

@@ -22,27 +22,6 @@ namespace {
 using net::read_status;
 using runtime::ms_to_ns;
 
-bool valid_request_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > 128) return false;
-  for (char ch : id) {
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_' || ch == '.' || ch == ':';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-void assign_request_id(call_state& c) noexcept {
-  const http::header* h = c.ex.head().find("x-request-id");
-  if (h && valid_request_id(h->value)) {
-    std::memcpy(c.request_id, h->value.data(), h->value.size());
-    c.request_id_len = h->value.size();
-    return;
-  }
-  c.h.make_request_id(c.request_id);
-  c.request_id_len = 32;
-}
-
 // Validates the body and resolves the model. False when an error answer was written.
 bool route_request(call_state& c) {
   auto info = json::inspect_request(c.ex.body());
@@ -262,8 +241,6 @@ std::string_view response_header_lines(call_state& c, char* buf, size_t cap,
 
 // What the access log and metrics need from a finished call.
 void fill_note(const call_state& c, exchange_note& n) noexcept {
-  n.request_id_len = uint8_t(std::min(c.request_id_len, sizeof(n.request_id)));
-  std::memcpy(n.request_id, c.request_id, n.request_id_len);
   n.model = c.info.model;
   n.stream = c.info.stream;
   if (c.route.provider) {
@@ -291,7 +268,9 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
     ~note_on_exit() { fill_note(c, n); }
   } on_exit{c, note};
   c.started_ns = h.shard().now_ns();
-  assign_request_id(c);
+  // The handler assigned the request id (the client's when valid); it goes upstream and back.
+  std::memcpy(c.request_id, note.request_id, note.request_id_len);
+  c.request_id_len = note.request_id_len;
   if (!route_request(c)) co_return;
   if (h.metrics()) note.model_slot = h.metrics()->model_slot(c.route);
   const auto& opts = c.route.provider->ep->options();

@@ -1,6 +1,8 @@
 // The access log end to end: ringgate in front of mockllm writes one JSON line per request (to
 // stdout by default, or to log.access_file, reopened on SIGUSR1), with the request's id, model,
-// provider, status, tokens, cost and timings, and never a key, a secret or a query string.
+// provider, status, tokens, cost and timings, and never a key, a secret or a query string. And
+// request ids: every answer carries one (the client's when valid, else generated), the same one
+// goes upstream and into the access line.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -169,6 +171,86 @@ TEST_F(access_log_test, one_json_line_per_request_with_its_figures_and_no_secret
   }
   EXPECT_TRUE(saw_ok && saw_bad && saw_health) << s->proc().out_text();
   EXPECT_EQ(s->proc().err_text().find(secret), std::string::npos);
+  EXPECT_EQ(s->stop(10s), 0);
+}
+
+// The x-request-id header of the last request mockllm received.
+std::string upstream_request_id(uint16_t mock_port) {
+  auto r = roundtrip(mock_port, get_request("/mock/stats"));
+  auto doc = r ? parse_json(r->body) : nullptr;
+  simdjson::dom::array headers;
+  if (!doc || doc->root["last_request"]["headers"].get(headers)) return "<no stats>";
+  for (auto pair : headers) {
+    std::string_view k, v;
+    if (!pair.at(0).get(k) && !pair.at(1).get(v) && (k == "x-request-id" || k == "X-Request-Id")) {
+      return std::string(v);
+    }
+  }
+  return "";
+}
+
+bool generated_id(const std::string& id) {
+  if (id.size() != 32) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+TEST_F(access_log_test, every_answer_carries_a_request_id_that_reaches_upstream_and_the_log) {
+  server_options gw;
+  gw.shards = 1;
+  gw.config_toml = gateway_config(_mock->port());
+  auto s = server::start(gw);
+  ASSERT_NE(s, nullptr);
+  const std::string chat = R"({"model":"cheap","messages":[]})";
+  const std::string longest(128, 'z');
+  struct sent {
+    std::string request;
+    std::string path;
+    std::string client_id;  // empty: none or invalid, so a generated one is expected
+  };
+  const std::vector<sent> cases = {
+      {get_request("/health", "x-request-id: ok.ID:1-2_3\r\n"), "/health", "ok.ID:1-2_3"},
+      {get_request("/v1/models"), "/v1/models", ""},
+      {get_request("/nope", "x-request-id: " + longest + "\r\n"), "/nope", longest},
+      {get_request("/ready", "x-request-id: " + longest + "z\r\n"), "/ready", ""},  // 129
+      {get_request("/v1/chat/completions"), "/v1/chat/completions", ""},            // 405
+      {post_request("/v1/chat/completions", R"({"model":"nope"})"), "/v1/chat/completions", ""},
+      {post_request("/v1/chat/completions", chat, "x-request-id: bad/id\r\n"),
+       "/v1/chat/completions", ""},
+  };
+  std::vector<std::string> answered;
+  for (const auto& c : cases) {
+    auto r = roundtrip(s->port(), c.request);
+    ASSERT_TRUE(r) << c.path;
+    std::string id = r->header("x-request-id");
+    if (c.client_id.empty()) {
+      EXPECT_TRUE(generated_id(id)) << c.path << " answered with id '" << id << "'";
+    } else {
+      EXPECT_EQ(id, c.client_id) << c.path;
+    }
+    answered.push_back(id);
+  }
+  // The last one was proxied with a generated id (the client's "bad/id" refused): the upstream
+  // got the id the client got back.
+  EXPECT_EQ(upstream_request_id(_mock->port()), answered.back());
+  // Generated ids differ from one request to the next.
+  EXPECT_NE(answered[1], answered[3]);
+
+  // One access line per answer, in order (one shard), each with the id its answer carried.
+  auto lines = wait_lines([&] { return s->proc().out_text(); }, cases.size());
+  ASSERT_EQ(lines.size(), cases.size()) << s->proc().out_text();
+  simdjson::dom::parser parser;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(lines[i]).get(doc), simdjson::SUCCESS) << lines[i];
+    std::string_view id, path;
+    EXPECT_FALSE(doc["request_id"].get(id)) << lines[i];
+    EXPECT_FALSE(doc["path"].get(path));
+    EXPECT_EQ(path, cases[i].path);
+    EXPECT_EQ(id, answered[i]) << lines[i];
+  }
   EXPECT_EQ(s->stop(10s), 0);
 }
 
