@@ -30,11 +30,12 @@ runtime::task<void> answer(httpd::exchange& ex, uint16_t status, std::string_vie
   if (rc < 0) ex.force_close();
 }
 
-std::string providers_json(const route_table& routes) {
+std::string providers_json(const route_table& routes, const gateway_metrics& metrics) {
   std::vector<char> buf(64 * 1024 + routes.providers().size() * 1024);
   json::json_writer w(buf);
   w.begin_object().key("providers").begin_array();
-  for (const auto& p : routes.providers()) {
+  for (uint32_t i = 0; i < routes.providers().size(); ++i) {
+    const provider_route& p = routes.providers()[i];
     const auto& o = p.ep->options();
     w.begin_object();
     w.key("name").string(p.name);
@@ -51,6 +52,13 @@ std::string providers_json(const route_table& routes) {
     // Health checks and circuit breakers come with the resilience work: until then every
     // endpoint is reported as closed (taking traffic).
     w.key("circuit").string("closed");
+    // Every shard's pool, summed from the figures each shard mirrors into its metric block.
+    gateway_metrics::pool_figures f = metrics.pool_totals(i);
+    w.key("pool").begin_object();
+    w.key("idle").unsigned_integer(f.idle);
+    w.key("active").unsigned_integer(f.active);
+    w.key("connects").unsigned_integer(f.connects);
+    w.end_object();
     w.end_object();
   }
   w.end_array().end_object();
@@ -163,7 +171,7 @@ runtime::task<void> admin_handler::serve(httpd::exchange& ex, std::string_view e
     std::string body = redacted_config_json(_cfg);
     co_await answer(ex, 200, "application/json", body, extra_headers);
   } else {
-    std::string body = providers_json(_routes);
+    std::string body = providers_json(_routes, _metrics);
     co_await answer(ex, 200, "application/json", body, extra_headers);
   }
 }

@@ -79,12 +79,30 @@ shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
     _pools.push_back(std::make_unique<upstream::pool>(s, _upstream_blocks, *p.ep, p.tls.get()));
     if (_metrics && p.tls) _pools.back()->observe_tls(_metrics, uint32_t(_pools.size() - 1));
   }
+  if (_metrics && !_pools.empty()) {
+    _pool_timer.set_callback(&shard_handler::on_pool_timer, this);
+    _shard.timers().arm(_pool_timer, _shard.now_ns() + runtime::ms_to_ns(pool_publish_ms));
+  }
 }
 
 shard_handler::~shard_handler() = default;
 
 void shard_handler::drain() noexcept {
   for (auto& p : _pools) p->close_idle();
+  if (_metrics) {
+    for (uint32_t i = 0; i < _pools.size(); ++i) publish_pool(i);
+  }
+}
+
+void shard_handler::publish_pool(uint32_t provider) noexcept {
+  const upstream::pool& p = *_pools[provider];
+  _metrics->pool_state(_shard.id(), provider, p.idle(), p.leased(), p.counters().connects);
+}
+
+void shard_handler::on_pool_timer(runtime::timer& t, void* self) noexcept {
+  auto* h = static_cast<shard_handler*>(self);
+  for (uint32_t i = 0; i < h->_pools.size(); ++i) h->publish_pool(i);
+  h->_shard.timers().arm(t, h->_shard.now_ns() + runtime::ms_to_ns(pool_publish_ms));
 }
 
 void shard_handler::make_request_id(char out[32]) noexcept {
@@ -116,7 +134,10 @@ runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
   co_await dispatch(ex, note);
   const uint64_t duration_ns = runtime::monotonic_ns() - started_ns;
   const uint16_t status = ex.out().last_status();
-  if (_metrics) _metrics->end(_shard.id(), note, status, duration_ns);
+  if (_metrics) {
+    _metrics->end(_shard.id(), note, status, duration_ns);
+    if (note.model_slot) publish_pool(_metrics->provider_of_slot(note.model_slot));
+  }
   if (_cfg.log.access_log) write_access_line(ex, note, status, duration_ns);
 }
 

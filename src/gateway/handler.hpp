@@ -1,6 +1,6 @@
 // The gateway's request handler, one per shard: gives every request its id, routes by path to the
 // built-in endpoints and the proxy, and records metrics and the access line when it ends. Owns
-// the shard's upstream pools (one per provider).
+// the shard's upstream pools (one per provider), whose figures it mirrors into its metric block.
 #pragma once
 
 #include <atomic>
@@ -12,6 +12,7 @@
 #include <ringgate/httpd/exchange.hpp>
 #include <ringgate/runtime/block_pool.hpp>
 #include <ringgate/runtime/shard.hpp>
+#include <ringgate/runtime/timer.hpp>
 #include <ringgate/upstream/pool.hpp>
 
 #include "metrics.hpp"
@@ -21,10 +22,11 @@ namespace rg::gateway {
 
 class admin_handler;
 
-// Per-shard counters of the proxy path (relaxed atomics: read by scrapes later).
+// Per-shard counters of the proxy path (relaxed atomics). Streamed chunks and bytes are metrics
+// (gateway_metrics), by provider.
 struct proxy_counters {
   std::atomic<uint64_t> upstream_requests{0}, upstream_errors{0}, stale_retries{0};
-  std::atomic<uint64_t> streams{0}, stream_chunks{0}, stream_bytes{0}, stream_failures{0};
+  std::atomic<uint64_t> streams{0}, stream_failures{0};
   std::atomic<uint64_t> client_disconnects{0};
   std::atomic<uint64_t> tokens_in{0}, tokens_out{0};
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
@@ -61,6 +63,9 @@ class shard_handler final : public httpd::handler {
 
  private:
   runtime::task<void> dispatch(httpd::exchange& ex, exchange_note& note);
+  // Copies the pool's figures into this shard's metric block (metrics on only).
+  void publish_pool(uint32_t provider) noexcept;
+  static void on_pool_timer(runtime::timer& t, void* self) noexcept;
 
   runtime::shard& _shard;
   const config::config& _cfg;
@@ -76,6 +81,10 @@ class shard_handler final : public httpd::handler {
   std::unique_ptr<char[]> _json_scratch = std::make_unique<char[]>(scratch_bytes + 64);
   uint64_t _request_seq = 0;
   uint64_t _id_salt = 0;
+  // Pools also change while no request ends (idle connections the server closed): refreshed
+  // every pool_publish_ms too.
+  runtime::timer _pool_timer;
+  static constexpr uint64_t pool_publish_ms = 1000;
 };
 
 }  // namespace rg::gateway

@@ -114,6 +114,11 @@ gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<co
                          {},
                          {},
                          true});
+  std::vector<std::vector<std::string>> by_shard;
+  for (uint32_t i = 0; i < shards; ++i) by_shard.push_back({std::to_string(i)});
+  _shard_requests = _reg.add({"ringgate_shard_requests_total",
+                              "Requests answered, by the shard that served them.",
+                              observe::metric_type::counter, {"shard"}, by_shard, true});
 
   _overhead = _reg.add({"ringgate_gateway_overhead_seconds",
                         "Time inside ringgate per request, excluding the upstream: the request's "
@@ -130,6 +135,36 @@ gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<co
   _upstream_duration = _reg.add({"ringgate_upstream_duration_seconds",
                                  "Upstream connection acquired to the end of the relayed answer.",
                                  observe::metric_type::histogram, {"provider"}, by_provider});
+  _stream_ttft = _reg.add({"ringgate_stream_ttft_seconds",
+                           "Streams: time from the request to the first chunk carrying content.",
+                           observe::metric_type::histogram, {"provider"}, by_provider});
+  _stream_gap = _reg.add({"ringgate_stream_chunk_gap_seconds",
+                          "Streams: time between consecutive chunks relayed (0 when they "
+                          "arrived together).",
+                          observe::metric_type::histogram, {"provider"}, by_provider});
+  _stream_chunks = _reg.add({"ringgate_stream_chunks_total",
+                             "Streamed chunks relayed to clients (SSE data events, [DONE] "
+                             "excluded).",
+                             observe::metric_type::counter, {"provider"}, by_provider, true});
+  _stream_bytes = _reg.add({"ringgate_stream_bytes_total",
+                            "Streamed body bytes relayed to clients (events, without the HTTP "
+                            "chunk framing).",
+                            observe::metric_type::counter, {"provider"}, by_provider, true});
+  observe::family_options pool{"ringgate_upstream_connections",
+                               "Upstream pool connections by provider and state (idle: kept "
+                               "alive in the pool; active: carrying a request).",
+                               observe::metric_type::gauge,
+                               {"provider", "state"},
+                               {},
+                               true};
+  for (const auto& p : providers) {
+    pool.series.push_back({p.name, "idle"});
+    pool.series.push_back({p.name, "active"});
+  }
+  _pool_connections = _reg.add(std::move(pool));
+  _pool_connects = _reg.add({"ringgate_upstream_connects_total",
+                             "New upstream connections opened (attempts, failed ones included).",
+                             observe::metric_type::counter, {"provider"}, by_provider, true});
   observe::family_options errs{"ringgate_upstream_errors_total",
                                "Upstream failures by provider and kind.",
                                observe::metric_type::counter,
@@ -226,6 +261,8 @@ gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<co
     }
     counter("ringgate_log_lines_dropped_total", "Log lines dropped because the log queue was full.",
             log::dropped());
+    counter("ringgate_access_log_lines_dropped_total",
+            "Access log lines dropped because the log queue was full.", log::access_dropped());
     gauge_line(out, "ringgate_process_resident_memory_bytes", "Resident set size.", "gauge",
                double(rss_bytes()));
     gauge_line(out, "ringgate_process_open_fds", "Open file descriptors.", "gauge",
@@ -253,6 +290,7 @@ void gateway_metrics::end(uint32_t shard, const exchange_note& n, uint16_t statu
   uint32_t e = uint32_t(n.ep);
   uint32_t slot = n.model_slot < _slots ? n.model_slot : 0;
   b.add(_requests, (e * _slots + slot) * class_count + status_class(status));
+  b.add(_shard_requests, shard);
   b.observe_ns(_duration, e, duration_ns);
   b.observe_ns(_overhead, e, duration_ns > n.upstream_ns ? duration_ns - n.upstream_ns : 0);
   if (slot == 0) return;  // nothing was routed
@@ -278,6 +316,24 @@ uint32_t gateway_metrics::provider_of_slot(uint32_t slot) const noexcept {
   const auto& models = _routes.models();
   if (slot >= 1 && slot <= models.size()) return models[slot - 1].provider;
   return slot - 1 - uint32_t(models.size());
+}
+
+void gateway_metrics::pool_state(uint32_t shard, uint32_t provider, uint32_t idle,
+                                 uint32_t active, uint64_t connects) noexcept {
+  observe::shard_block& b = *_blocks[shard];
+  b.set(_pool_connections, provider * 2, idle);
+  b.set(_pool_connections, provider * 2 + 1, active);
+  b.set(_pool_connects, provider, connects);
+}
+
+gateway_metrics::pool_figures gateway_metrics::pool_totals(uint32_t provider) const noexcept {
+  pool_figures f;
+  for (const auto& b : _blocks) {
+    f.idle += b->value(_pool_connections, provider * 2);
+    f.active += b->value(_pool_connections, provider * 2 + 1);
+    f.connects += b->value(_pool_connects, provider);
+  }
+  return f;
 }
 
 std::string gateway_metrics::expose() const {

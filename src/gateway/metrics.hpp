@@ -1,6 +1,7 @@
 // The gateway's metric families and how a request maps to its series. Labels come only from
-// configured names (models, providers) and fixed tables (endpoints, status classes), so the
-// series are all known at startup. Each shard writes its own block; the admin listener sums them.
+// configured names (models, providers) and fixed tables (endpoints, status classes, shard
+// numbers), so the series are all known at startup. Each shard writes its own block; the admin
+// listener sums them.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -62,6 +63,34 @@ class gateway_metrics final : public upstream::tls_observer {
   void begin(uint32_t shard) noexcept { _blocks[shard]->add(_in_flight, 0); }
   void end(uint32_t shard, const exchange_note& n, uint16_t status, uint64_t duration_ns) noexcept;
 
+  // Provider index of a model slot (slot ≥ 1).
+  uint32_t provider_of_slot(uint32_t slot) const noexcept;
+
+  // Streams, recorded by the relay on its shard (no allocation, no clock read: the caller passes
+  // the shard's cached time). A chunk is one relayed data event other than [DONE].
+  void stream_first_token(uint32_t shard, uint32_t provider, uint64_t ns) noexcept {
+    _blocks[shard]->observe_ns(_stream_ttft, provider, ns);
+  }
+  void stream_chunk(uint32_t shard, uint32_t provider) noexcept {
+    _blocks[shard]->add(_stream_chunks, provider);
+  }
+  void stream_gap(uint32_t shard, uint32_t provider, uint64_t ns) noexcept {
+    _blocks[shard]->observe_ns(_stream_gap, provider, ns);
+  }
+  void stream_bytes(uint32_t shard, uint32_t provider, uint64_t n) noexcept {
+    _blocks[shard]->add(_stream_bytes, provider, n);
+  }
+
+  // The shard's upstream pool for `provider` now: its block mirrors the pool's figures, so a
+  // scrape (or /admin/providers) reads them without touching the pool.
+  void pool_state(uint32_t shard, uint32_t provider, uint32_t idle, uint32_t active,
+                  uint64_t connects) noexcept;
+  struct pool_figures {
+    uint64_t idle = 0, active = 0, connects = 0;
+  };
+  // Summed across shards; any thread.
+  pool_figures pool_totals(uint32_t provider) const noexcept;
+
   // The Prometheus text exposition of everything.
   std::string expose() const;
 
@@ -70,15 +99,16 @@ class gateway_metrics final : public upstream::tls_observer {
   void tls_failure(uint32_t shard, uint32_t provider, tls::failure why) noexcept override;
 
  private:
-  uint32_t provider_of_slot(uint32_t slot) const noexcept;
   void add_tls_families(const httpd::http_server& data);
 
   observe::registry _reg;
   std::vector<std::unique_ptr<observe::shard_block>> _blocks;
   const route_table& _routes;
   uint32_t _slots = 1;
-  observe::family_id _requests, _duration, _in_flight;
+  observe::family_id _requests, _duration, _in_flight, _shard_requests;
   observe::family_id _overhead, _upstream_ttfb, _upstream_duration, _upstream_errors;
+  observe::family_id _stream_ttft, _stream_gap, _stream_chunks, _stream_bytes;
+  observe::family_id _pool_connections, _pool_connects;
   observe::family_id _tokens, _cost, _retries, _fallbacks, _circuit, _rate_limited, _budget_rejected;
   uint32_t _providers = 0;
   observe::family_id _up_tls_handshakes, _up_tls_resumed, _up_tls_failures;

@@ -7,6 +7,8 @@
 // plaintext exists only after decryption): its bytes are copied into pooled blocks instead.
 // Failure semantics (DESIGN §5): the client never sees half an event; a failed stream ends with
 // an error event, no [DONE], and an unterminated chunked body, and the connection closes.
+// Stream metrics (chunks, bytes, gaps, time to first token) are recorded at the shard's cached
+// time: no clock read, syscall or allocation per chunk, and nothing at all when metrics are off.
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -29,6 +31,20 @@ constexpr size_t held_max = 64;         // buffers held at once (an event may sp
 constexpr size_t iov_max = 256;         // iovecs per send
 constexpr size_t event_line_max = 512 * 1024;
 
+// Whether an OpenAI chunk's text carries generated output: a non-empty "content" (or tool-call
+// "arguments") string. The role-only first chunk ("content":"") does not.
+bool carries_content(std::string_view text) noexcept {
+  for (std::string_view key :
+       {std::string_view("\"content\":"), std::string_view("\"arguments\":")}) {
+    for (size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+      std::string_view v = text.substr(at + key.size());
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      if (v.size() > 1 && v[0] == '"' && v[1] != '"') return true;
+    }
+  }
+  return false;
+}
+
 struct held_entry {
   int32_t bid;  // -1: bytes left in the connection's input block after the head, or a copy
   uint32_t len;
@@ -37,7 +53,11 @@ struct held_entry {
 
 class relay {
  public:
-  explicit relay(call_state& c) noexcept : _c(c), _sse(event_line_max) {}
+  explicit relay(call_state& c) noexcept
+      : _c(c),
+        _sse(event_line_max),
+        _metrics(c.h.metrics()),
+        _provider(uint32_t(c.route.provider - c.h.routes().providers().data())) {}
 
   runtime::task<bool> run();
 
@@ -49,6 +69,7 @@ class relay {
   bool out_full() const noexcept { return _out_count + 2 * std::size(_event) + 2 > iov_max; }
   bool has_rest() const noexcept { return !_rest_data.empty() || !_rest_bytes.empty(); }
   void finish_event() noexcept;
+  void note_chunk(std::string_view text) noexcept;
   void end_body() noexcept;
   bool add_piece(std::string_view p) noexcept;
   runtime::task<bool> flush(std::string_view trailer);
@@ -81,6 +102,10 @@ class relay {
   bool _extra_bytes = false;
   std::string_view _fail_message;
   char _chunk_head[24];
+  gateway_metrics* _metrics;  // null: metrics off
+  uint32_t _provider;
+  uint64_t _last_chunk_ns = 0;
+  bool _content_seen = false;
 };
 
 bool relay::add_piece(std::string_view p) noexcept {
@@ -121,9 +146,11 @@ void relay::finish_event() noexcept {
     }
   }
   bool drop = false;
+  bool chunk = _sse.event_has_data();             // a data event other than [DONE]
   size_t null_usage_at = std::string_view::npos;  // `,"usage":null` to cut when we injected it
   if (http::sse_is_done(text)) {
     _done_seen = true;
+    chunk = false;
   } else if (size_t at = text.find(usage_key); at != std::string_view::npos) {
     size_t v = at + usage_key.size();
     while (v < text.size() && (text[v] == ' ' || text[v] == '\t')) ++v;
@@ -164,10 +191,25 @@ void relay::finish_event() noexcept {
         emit(cut_end < p_end ? cut_end - p_begin : piece.size(), piece.size());
       }
     }
-    proxy_counters::bump(_c.h.counters().stream_chunks);
+    if (chunk) note_chunk(text);
   }
   _event_count = 0;
   _event_overflow = false;
+}
+
+// Counts a relayed chunk, observes its gap to the previous one and, for the first chunk that
+// carries content, the time to first token (from the start of the request).
+void relay::note_chunk(std::string_view text) noexcept {
+  if (!_metrics) return;
+  const uint32_t shard = _c.h.shard().id();
+  const uint64_t now = _c.h.shard().now_ns();
+  _metrics->stream_chunk(shard, _provider);
+  if (_last_chunk_ns) _metrics->stream_gap(shard, _provider, now - _last_chunk_ns);
+  _last_chunk_ns = now;
+  if (!_content_seen && carries_content(text)) {
+    _content_seen = true;
+    _metrics->stream_first_token(shard, _provider, now - _c.started_ns);
+  }
 }
 
 bool relay::scan(std::string_view data) noexcept {
@@ -256,7 +298,7 @@ runtime::task<bool> relay::flush(std::string_view trailer) {
     _out[end++] = {const_cast<char*>(http::chunk_trailer.data()), http::chunk_trailer.size()};
   }
   if (!trailer.empty() && !http10) _out[end++] = {const_cast<char*>(trailer.data()), trailer.size()};
-  proxy_counters::bump(_c.h.counters().stream_bytes, _out_bytes);
+  if (_metrics && _out_bytes) _metrics->stream_bytes(_c.h.shard().id(), _provider, _out_bytes);
   _out_count = 0;
   _out_bytes = 0;
   int rc = co_await _c.ex.send(std::span<iovec>(_out + first, end - first));

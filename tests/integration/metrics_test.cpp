@@ -1,8 +1,9 @@
 // Observability end to end: ringgate (2 shards) in front of mockllm; its admin listener's
-// /metrics after known traffic (counters equal what was sent, summed across shards; histogram
-// buckets consistent; promtool accepts it; no secret anywhere), /admin/config and
-// /admin/providers, the data listener not exposing them by default, and a real Prometheus
-// server (Debian's prometheus) scraping the admin listener.
+// /metrics after known traffic (counters equal what was sent, summed across shards that both
+// served; histogram buckets consistent; stream, pool, limit, connection, loop and process
+// figures; promtool accepts it; no secret anywhere), /admin/config and /admin/providers, the
+// data listener not exposing them by default, and a real Prometheus server (Debian's
+// prometheus) scraping the admin listener.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -11,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <ctime>
+#include <functional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -92,10 +95,20 @@ api_key = ")" + std::string(secret) +
 headers = { "x-upstream-token" = "hdr-secret-777" }
 forward_headers = ["x-mock-*"]
 
+[[providers]]
+name = "pooled"
+kind = "openai"
+base_url = "http://127.0.0.1:)" +
+                     std::to_string(s_mock->port()) + R"(/v1"
+
 [[models]]
 name = "mock-small"
 targets = [{ provider = "mock", model = "mock-small" }]
 price = { input_per_mtok = 1000.0, output_per_mtok = 3000.0 }
+
+[[models]]
+name = "pooled-small"
+targets = [{ provider = "pooled", model = "mock-small" }]
 
 [[keys]]
 name = "team-a"
@@ -128,6 +141,17 @@ sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
     EXPECT_EQ(r->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     return r->body;
   }
+  // Scrapes until `ok(text)` holds (bounded: the figures are written on the shards, which may
+  // finish a moment after the client has its answer); returns the last scrape.
+  static std::string scrape_until(const std::function<bool(const std::string&)>& ok) {
+    std::string text;
+    for (auto deadline = steady::now() + 10s; steady::now() < deadline;) {
+      text = scrape();
+      if (ok(text)) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    return text;
+  }
   static inline std::unique_ptr<server> s_mock;
   static inline std::unique_ptr<server> s_gw;
 };
@@ -135,22 +159,39 @@ sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
 const std::string chat_2xx =
     R"(ringgate_requests_total{endpoint="/v1/chat/completions",model="mock-small",provider="mock",status_class="2xx"})";
 
+const std::string shard0 = R"(ringgate_shard_requests_total{shard="0"})";
+const std::string shard1 = R"(ringgate_shard_requests_total{shard="1"})";
+
 TEST_F(metrics_test, counters_equal_what_was_sent_across_shards) {
   std::string before = scrape();
   double chat_before = std::max(0.0, sample(before, chat_2xx));
-  // Separate connections, so both shards take a share.
-  constexpr int chats = 24;
-  for (int i = 0; i < chats; ++i) {
-    auto r = roundtrip(s_gw->port(), post_request("/v1/chat/completions", chat_body));
-    ASSERT_TRUE(r && r->status == 200);
+  double shard0_before = sample(before, shard0), shard1_before = sample(before, shard1);
+  ASSERT_GE(shard0_before, 0) << before;
+  ASSERT_GE(shard1_before, 0) << before;
+  // Separate connections, so the kernel spreads them over both shards: send until each shard
+  // has answered some (a hash of the client port decides; two dozen nearly always suffice).
+  int chats = 0;
+  std::string mid;
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 12; ++i, ++chats) {
+      auto r = roundtrip(s_gw->port(), post_request("/v1/chat/completions", chat_body));
+      ASSERT_TRUE(r && r->status == 200);
+    }
+    mid = scrape();
+    if (sample(mid, shard0) > shard0_before && sample(mid, shard1) > shard1_before) break;
   }
+  ASSERT_GT(sample(mid, shard0), shard0_before) << "shard 0 served nothing";
+  ASSERT_GT(sample(mid, shard1), shard1_before) << "shard 1 served nothing";
   for (int i = 0; i < 3; ++i) roundtrip(s_gw->port(), get_request("/nope"));
   auto bad = roundtrip(s_gw->port(), post_request("/v1/chat/completions",
                                                   R"({"model":"no-such-model","messages":[]})"));
   ASSERT_TRUE(bad && bad->status == 400);
 
   std::string text = scrape();
+  // Both shards served, and the sum over their blocks is exactly what was sent.
   EXPECT_EQ(sample(text, chat_2xx) - chat_before, chats) << text;
+  EXPECT_EQ(sample(text, shard0) - shard0_before + sample(text, shard1) - shard1_before,
+            chats + 3 + 1);
   EXPECT_GE(
       sample(
           text,
@@ -165,15 +206,55 @@ TEST_F(metrics_test, counters_equal_what_was_sent_across_shards) {
   EXPECT_EQ(text.find("no-such-model"), std::string::npos);
   EXPECT_EQ(sample(text, "ringgate_requests_in_flight"), 0);
   EXPECT_GE(sample(text, "ringgate_connections_accepted_total"), chats + 4);
-  // Both shards ran their loops.
-  EXPECT_GT(sample(text, R"(ringgate_loop_turns_total{shard="0"})"), 0);
-  EXPECT_GT(sample(text, R"(ringgate_loop_turns_total{shard="1"})"), 0);
+  // Each shard ran its loop, and reaped at least one completion per request it answered.
+  for (const char* shard : {"0", "1"}) {
+    std::string id = std::string(R"({shard=")") + shard + "\"}";
+    EXPECT_GT(sample(text, "ringgate_loop_turns_total" + id), 0);
+    EXPECT_GE(sample(text, "ringgate_loop_completions_total" + id),
+              sample(text, "ringgate_shard_requests_total" + id));
+  }
   EXPECT_EQ(
       sample(text, R"(ringgate_build_info{version=")" +
                        std::string(std::getenv("RINGGATE_VERSION") ? std::getenv("RINGGATE_VERSION")
                                                                    : "") +
                        R"("})"),
       1);
+  EXPECT_EQ(sample(text, "ringgate_log_lines_dropped_total"), 0);
+  EXPECT_EQ(sample(text, "ringgate_access_log_lines_dropped_total"), 0);
+}
+
+TEST_F(metrics_test, connections_closed_catch_up_with_accepted) {
+  constexpr int n = 5;
+  for (int i = 0; i < n; ++i) {
+    client c;
+    ASSERT_TRUE(c.connect(s_gw->port()));
+    ASSERT_TRUE(c.send(get_request("/health", "Connection: close\r\n")));
+    ASSERT_TRUE(c.read_response(10s));
+    ASSERT_TRUE(c.wait_closed(10s));
+  }
+  // Every connection has ended (the test's, and the earlier tests'): closed equals accepted.
+  std::string text = scrape_until([](const std::string& t) {
+    return sample(t, "ringgate_connections_closed_total") ==
+           sample(t, "ringgate_connections_accepted_total");
+  });
+  EXPECT_GE(sample(text, "ringgate_connections_closed_total"), n);
+  EXPECT_EQ(sample(text, "ringgate_connections_closed_total"),
+            sample(text, "ringgate_connections_accepted_total"));
+  EXPECT_EQ(sample(text, "ringgate_connections_shed_total"), 0);
+}
+
+TEST_F(metrics_test, process_figures_are_plausible) {
+  std::string text = scrape();
+  double rss = sample(text, "ringgate_process_resident_memory_bytes");
+  EXPECT_GT(rss, 1 << 20) << "RSS below 1 MiB";
+  EXPECT_LT(rss, 4.0 * (1u << 30)) << "RSS above 4 GiB";
+  double fds = sample(text, "ringgate_process_open_fds");
+  EXPECT_GE(fds, 5) << "listeners, rings and the log pipes are open";
+  EXPECT_LT(fds, 1000);
+  double start = sample(text, "ringgate_process_start_time_seconds");
+  double now = double(std::time(nullptr));
+  EXPECT_LE(start, now + 1);
+  EXPECT_GT(start, now - 3600) << "started within the last hour (by this suite)";
 }
 
 TEST_F(metrics_test, tokens_cost_upstream_time_and_errors) {
@@ -204,6 +285,11 @@ TEST_F(metrics_test, tokens_cost_upstream_time_and_errors) {
   EXPECT_NEAR(delta(cost), (double(prompt) * 1000.0 + double(completion) * 3000.0) / 1e6, 1e-9);
   EXPECT_EQ(delta(e5xx), 1);
   EXPECT_EQ(delta(ttfb), 2);
+  // The upstream part spans the time to first byte: its count matches, its sum is not smaller.
+  EXPECT_EQ(delta(R"(ringgate_upstream_duration_seconds_count{provider="mock"})"), 2);
+  EXPECT_GE(delta(R"(ringgate_upstream_duration_seconds_sum{provider="mock"})"),
+            delta(R"(ringgate_upstream_ttfb_seconds_sum{provider="mock"})"));
+  EXPECT_GT(delta(R"(ringgate_upstream_duration_seconds_sum{provider="mock"})"), 0);
   // Families with configured series are present even before anything happens.
   EXPECT_EQ(sample(after, R"(ringgate_retries_total{provider="mock"})"), 0);
   EXPECT_EQ(sample(after, R"(ringgate_circuit_state{provider="mock"})"), 0);
@@ -234,6 +320,77 @@ TEST_F(metrics_test, histogram_buckets_are_cumulative_and_match_the_count) {
   EXPECT_GT(inf, 0);
   EXPECT_EQ(inf, sample(text, name + "_count{" + labels + "}"));
   EXPECT_GT(sample(text, name + "_sum{" + labels + "}"), 0);
+}
+
+TEST_F(metrics_test, histograms_resolve_microseconds) {
+  roundtrip(s_gw->port(), get_request("/health"));
+  std::string text = scrape();
+  // The overhead histogram exposes a bounded set of buckets, a dozen of them at or below 100 µs.
+  std::regex bucket(
+      R"re(ringgate_gateway_overhead_seconds_bucket\{endpoint="/health",le="([^"]+)"\} (\d+))re");
+  int buckets = 0, fine = 0;
+  for (std::sregex_iterator it(text.begin(), text.end(), bucket), end; it != end; ++it) {
+    ++buckets;
+    if ((*it)[1] != "+Inf" && std::stod((*it)[1]) <= 100e-6) ++fine;
+  }
+  EXPECT_LE(buckets, 30);
+  EXPECT_GE(fine, 12);
+}
+
+TEST_F(metrics_test, streams_count_chunks_bytes_and_time_to_first_token) {
+  const std::string chunks = R"(ringgate_stream_chunks_total{provider="mock"})";
+  const std::string bytes = R"(ringgate_stream_bytes_total{provider="mock"})";
+  const std::string ttft = R"(ringgate_stream_ttft_seconds_count{provider="mock"})";
+  const std::string gap = R"(ringgate_stream_chunk_gap_seconds_count{provider="mock"})";
+  std::string before = scrape();
+  auto r =
+      roundtrip(s_gw->port(), post_request("/v1/chat/completions",
+                                           R"({"model":"mock-small","stream":true,"messages":[]})",
+                                           "x-mock-chunks: 7\r\n"));
+  ASSERT_TRUE(r && r->status == 200);
+  int k = 0;
+  for (const auto& e : sse_events(r->body)) {
+    if (!e.data.empty() && e.data != "[DONE]") ++k;
+  }
+  ASSERT_GE(k, 7) << r->body;
+  std::string after = scrape_until([&](const std::string& t) {
+    return sample(t, chunks) - std::max(0.0, sample(before, chunks)) >= k;
+  });
+  auto delta = [&](const std::string& series) {
+    return sample(after, series) - std::max(0.0, sample(before, series));
+  };
+  EXPECT_EQ(delta(chunks), k);
+  EXPECT_EQ(delta(bytes), double(r->body.size()));  // de-chunked: exactly the events relayed
+  EXPECT_EQ(delta(ttft), 1);
+  EXPECT_EQ(delta(gap), k - 1);
+  EXPECT_GT(delta(R"(ringgate_stream_ttft_seconds_sum{provider="mock"})"), 0);
+}
+
+TEST_F(metrics_test, pool_gauges_follow_the_provider_pool) {
+  const std::string idle = R"(ringgate_upstream_connections{provider="pooled",state="idle"})";
+  const std::string active = R"(ringgate_upstream_connections{provider="pooled",state="active"})";
+  const std::string connects = R"(ringgate_upstream_connects_total{provider="pooled"})";
+  // Configured providers are exposed before any traffic.
+  std::string before = scrape();
+  EXPECT_EQ(sample(before, idle), 0) << before;
+  EXPECT_EQ(sample(before, connects), 0);
+  auto r = roundtrip(s_gw->port(), post_request("/v1/chat/completions",
+                                                R"({"model":"pooled-small","messages":[]})"));
+  ASSERT_TRUE(r && r->status == 200);
+  // One shard opened one connection and keeps it idle in its pool.
+  std::string text = scrape_until([&](const std::string& t) { return sample(t, idle) == 1; });
+  EXPECT_EQ(sample(text, idle), 1);
+  EXPECT_EQ(sample(text, active), 0);
+  EXPECT_EQ(sample(text, connects), 1);
+  auto providers = roundtrip(s_gw->admin_port(), get_request("/admin/providers"));
+  ASSERT_TRUE(providers && providers->status == 200);
+  // /admin/providers sums the same figures (circuit state is left to the resilience work).
+  const std::string& body = providers->body;
+  size_t at = body.find(R"("name":"pooled")");
+  ASSERT_NE(at, std::string::npos) << body;
+  EXPECT_EQ(body.find(R"("pool":{"idle":1,"active":0,"connects":1})", at),
+            body.find(R"("pool":)", at))
+      << body;
 }
 
 TEST_F(metrics_test, promtool_accepts_a_live_scrape) {
@@ -295,6 +452,47 @@ TEST(metrics_expose, expose_on_data_serves_metrics_on_the_data_listener) {
   EXPECT_EQ(s->stop(10s), 0);
 }
 
+// Every server limit counts under its status code.
+TEST(metrics_limits, limit_hits_count_408_413_414_431) {
+  server_options gw;
+  gw.shards = 1;
+  gw.config_toml = R"(
+[server.limits]
+request_line_bytes_max = 256
+head_bytes_max = 2048
+headers_max = 10
+body_bytes_max = 1024
+[server.timeouts]
+header_read_ms = 300
+)";
+  auto s = server::start(gw);
+  ASSERT_NE(s, nullptr);
+  auto status_of = [&](const std::string& request) {
+    auto r = roundtrip(s->port(), request);
+    return r ? r->status : 0;
+  };
+  EXPECT_EQ(status_of(get_request("/" + std::string(300, 'a'))), 414);
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += "x-h" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(status_of(get_request("/health", many)), 431);
+  EXPECT_EQ(status_of(post_request("/v1/chat/completions", std::string(2000, 'x'))), 413);
+  {
+    // A head that never completes: 408 once header_read_ms passes, then the server closes.
+    client c;
+    ASSERT_TRUE(c.connect(s->port()));
+    ASSERT_TRUE(c.send("GET /health HTTP/1.1\r\nHost: x\r\n"));
+    EXPECT_TRUE(c.wait_closed(10s));
+    EXPECT_NE(c.buffered().find(" 408 "), std::string::npos) << c.buffered();
+  }
+  auto r = roundtrip(s->admin_port(), get_request("/metrics"));
+  ASSERT_TRUE(r && r->status == 200);
+  for (const char* code : {"408", "413", "414", "431"}) {
+    EXPECT_EQ(sample(r->body, std::string(R"(ringgate_limit_hits_total{code=")") + code + "\"}"), 1)
+        << code << "\n" << r->body;
+  }
+  EXPECT_EQ(s->stop(10s), 0);
+}
+
 TEST(metrics_expose, admin_listener_can_be_turned_off) {
   server_options gw;
   gw.shards = 1;
@@ -340,7 +538,7 @@ TEST_F(metrics_test, prometheus_server_scrapes_the_admin_listener) {
   std::string up, counter;
   const std::string counter_query =
       "sum(ringgate_requests_total%7Bendpoint=%22/v1/chat/"
-      "completions%22,status_class=%222xx%22%7D)";
+      "completions%22,model=%22mock-small%22,status_class=%222xx%22%7D)";
   auto deadline = steady::now() + 60s;
   while (steady::now() < deadline) {
     up = query("up%7Bjob=%22ringgate%22%7D");
