@@ -30,7 +30,7 @@ runtime::task<void> answer(httpd::exchange& ex, uint16_t status, std::string_vie
   if (rc < 0) ex.force_close();
 }
 
-std::string providers_json(const route_table& routes, const gateway_metrics& metrics) {
+std::string providers_json(const route_table& routes, const gateway_metrics* metrics) {
   std::vector<char> buf(64 * 1024 + routes.providers().size() * 1024);
   json::json_writer w(buf);
   w.begin_object().key("providers").begin_array();
@@ -53,12 +53,17 @@ std::string providers_json(const route_table& routes, const gateway_metrics& met
     // endpoint is reported as closed (taking traffic).
     w.key("circuit").string("closed");
     // Every shard's pool, summed from the figures each shard mirrors into its metric block.
-    gateway_metrics::pool_figures f = metrics.pool_totals(i);
-    w.key("pool").begin_object();
-    w.key("idle").unsigned_integer(f.idle);
-    w.key("active").unsigned_integer(f.active);
-    w.key("connects").unsigned_integer(f.connects);
-    w.end_object();
+    w.key("pool");
+    if (metrics) {
+      gateway_metrics::pool_figures f = metrics->pool_totals(i);
+      w.begin_object();
+      w.key("idle").unsigned_integer(f.idle);
+      w.key("active").unsigned_integer(f.active);
+      w.key("connects").unsigned_integer(f.connects);
+      w.end_object();
+    } else {
+      w.null();
+    }
     w.end_object();
   }
   w.end_array().end_object();
@@ -84,6 +89,7 @@ std::string redacted_config_json(const config::config& c) {
   w.key("admin").begin_object();
   w.key("listen").string(c.admin.listen);
   w.key("expose_on_data").boolean(c.admin.expose_on_data);
+  w.key("metrics").boolean(c.admin.metrics);
   w.end_object();
   w.key("log").begin_object();
   w.key("access_log").boolean(c.log.access_log);
@@ -165,7 +171,11 @@ runtime::task<void> admin_handler::serve(httpd::exchange& ex, std::string_view e
     co_return;
   }
   if (path == "/metrics") {
-    std::string body = _metrics.expose();
+    if (!_metrics) {
+      ex.error(404, "metrics are off ([admin] metrics = false)", "not_found", extra_headers);
+      co_return;
+    }
+    std::string body = _metrics->expose();
     co_await answer(ex, 200, "text/plain; version=0.0.4; charset=utf-8", body, extra_headers);
   } else if (path == "/admin/config") {
     std::string body = redacted_config_json(_cfg);

@@ -1,7 +1,8 @@
 // The admin endpoints: GET /metrics (Prometheus text format 0.0.4), GET /admin/providers (each
 // provider's endpoint and its state as far as it is tracked), GET /admin/config (the running
 // configuration, secrets redacted). Served on the admin listener, and on the data listener too
-// when admin.expose_on_data is set.
+// when admin.expose_on_data is set. With metrics off ([admin] metrics = false) /metrics answers
+// 404 and /admin/providers reports no pool figures (they live in the metric blocks).
 #pragma once
 #include <string>
 
@@ -15,7 +16,8 @@ class route_table;
 
 class admin_handler final : public httpd::handler {
  public:
-  admin_handler(const gateway_metrics& metrics, const config::config& cfg,
+  // `metrics` is null when metrics are off.
+  admin_handler(const gateway_metrics* metrics, const config::config& cfg,
                 const route_table& routes) noexcept
       : _metrics(metrics), _cfg(cfg), _routes(routes) {}
   runtime::task<void> handle(httpd::exchange& ex) override { return serve(ex, {}); }
@@ -23,7 +25,7 @@ class admin_handler final : public httpd::handler {
   runtime::task<void> serve(httpd::exchange& ex, std::string_view extra_headers);
 
  private:
-  const gateway_metrics& _metrics;
+  const gateway_metrics* _metrics;
   const config::config& _cfg;
   const route_table& _routes;
 };

@@ -14,7 +14,7 @@ gateway::gateway(config::config cfg)
       _data(_cfg->server, [this](runtime::shard& s, uint32_t) {
         std::unique_ptr<admin_handler> admin;
         if (_cfg->admin.expose_on_data) {
-          admin = std::make_unique<admin_handler>(*_metrics, *_cfg, *_routes);
+          admin = std::make_unique<admin_handler>(_metrics.get(), *_cfg, *_routes);
         }
         return std::unique_ptr<httpd::handler>(
             std::make_unique<shard_handler>(s, *_cfg, *_routes, _metrics.get(), std::move(admin)));
@@ -30,7 +30,11 @@ std::expected<void, std::string> gateway::start() {
   _routes = std::move(*routes);
   uint32_t shards =
       _cfg->server.shards ? _cfg->server.shards : uint32_t(httpd::affinity_cpus().size());
-  _metrics = std::make_unique<gateway_metrics>(*_routes, _cfg->keys, shards, _data);
+  // Metrics off: no blocks, no families; shards get a null gateway_metrics* and skip every
+  // metric update.
+  if (_cfg->admin.metrics) {
+    _metrics = std::make_unique<gateway_metrics>(*_routes, _cfg->keys, shards, _data);
+  }
   if (auto started = _data.start(); !started) return started;
   if (_cfg->admin.listen == "off") return {};
   config::server_config a;
@@ -39,7 +43,7 @@ std::expected<void, std::string> gateway::start() {
   a.drain_timeout_ms = 1000;
   _admin = std::make_unique<httpd::http_server>(a, [this](runtime::shard&, uint32_t) {
     return std::unique_ptr<httpd::handler>(
-        std::make_unique<admin_handler>(*_metrics, *_cfg, *_routes));
+        std::make_unique<admin_handler>(_metrics.get(), *_cfg, *_routes));
   });
   if (auto started = _admin->start(); !started) {
     _admin.reset();

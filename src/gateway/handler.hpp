@@ -36,8 +36,8 @@ struct proxy_counters {
 
 class shard_handler final : public httpd::handler {
  public:
-  // `metrics` may be null (no metrics); `admin` answers /metrics and /admin/* on this listener
-  // when admin.expose_on_data is set (null otherwise).
+  // `metrics` may be null (metrics off: no metric work at all); `admin` answers /metrics and
+  // /admin/* on this listener when admin.expose_on_data is set (null otherwise).
   shard_handler(runtime::shard& s, const config::config& cfg, const route_table& routes,
                 gateway_metrics* metrics, std::unique_ptr<admin_handler> admin);
   ~shard_handler() override;

@@ -1,7 +1,8 @@
 // The gateway's metric families and how a request maps to its series. Labels come only from
 // configured names (models, providers) and fixed tables (endpoints, status classes, shard
 // numbers), so the series are all known at startup. Each shard writes its own block; the admin
-// listener sums them.
+// listener sums them. Nothing here exists when metrics are off ([admin] metrics = false): the
+// handler then holds a null gateway_metrics* and does no metric work at all.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -2,8 +2,8 @@
 // /metrics after known traffic (counters equal what was sent, summed across shards that both
 // served; histogram buckets consistent; stream, pool, limit, connection, loop and process
 // figures; promtool accepts it; no secret anywhere), /admin/config and /admin/providers, the
-// data listener not exposing them by default, and a real Prometheus server (Debian's
-// prometheus) scraping the admin listener.
+// data listener not exposing them by default, metrics turned off, and a real Prometheus server
+// (Debian's prometheus) scraping the admin listener.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -450,6 +450,41 @@ TEST(metrics_expose, expose_on_data_serves_metrics_on_the_data_listener) {
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("ringgate_requests_total"), std::string::npos);
   EXPECT_EQ(s->stop(10s), 0);
+}
+
+// [admin] metrics = false: /metrics answers 404, /admin/providers has no pool figures, and the
+// gateway serves (and logs) as before.
+TEST(metrics_expose, metrics_can_be_turned_off) {
+  server_options mock;
+  const char* bin = std::getenv("MOCKLLM_BIN");
+  mock.binary = bin ? bin : "";
+  mock.shards = 1;
+  auto m = server::start(mock);
+  ASSERT_NE(m, nullptr);
+  server_options gw;
+  gw.shards = 1;
+  gw.config_toml = "[admin]\nmetrics = false\n\n[[providers]]\nname = \"mock\"\nkind = \"openai\"\n"
+                   "base_url = \"http://127.0.0.1:" + std::to_string(m->port()) + "/v1\"\n";
+  auto s = server::start(gw);
+  ASSERT_NE(s, nullptr);
+  auto chat = roundtrip(s->port(), post_request("/v1/chat/completions",
+                                                R"({"model":"mock/mock-small","messages":[]})"));
+  ASSERT_TRUE(chat);
+  EXPECT_EQ(chat->status, 200);
+  auto r = roundtrip(s->admin_port(), get_request("/metrics"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(r->body.find("metrics are off"), std::string::npos) << r->body;
+  auto providers = roundtrip(s->admin_port(), get_request("/admin/providers"));
+  ASSERT_TRUE(providers && providers->status == 200);
+  EXPECT_NE(providers->body.find(R"("pool":null)"), std::string::npos) << providers->body;
+  auto config = roundtrip(s->admin_port(), get_request("/admin/config"));
+  ASSERT_TRUE(config && config->status == 200);
+  EXPECT_NE(config->body.find(R"("metrics":false)"), std::string::npos) << config->body;
+  EXPECT_EQ(s->stop(10s), 0);
+  EXPECT_NE(s->proc().out_text().find(R"("path":"/v1/chat/completions")"), std::string::npos)
+      << "the access log is independent of metrics";
+  EXPECT_EQ(m->stop(10s), 0);
 }
 
 // Every server limit counts under its status code.
