@@ -89,7 +89,7 @@ def check_section(c):
         return []
     runs = c["runs"]
     return ["## Tool check: loadgen vs wrk", "",
-            f"{'✅ passed' if c['passed'] else '⚠️ **FAILED**'}: same mockllm (alone on the proxy core, answering after 2 ms), small workload, "
+            f"{'✅ passed' if c['passed'] else '⚠️ **FAILED**'}: same mockllm (alone on the proxy core, answering after {c.get('mock_delay_ms', '?')} ms), small workload, "
             f"64 connections, alternating wrk loadgen wrk loadgen: loadgen **{fmt(c['loadgen_rps'], 0)}** req/s, "
             f"wrk **{fmt(c['wrk_rps'], 0)}** req/s, ratio **{fmt(c['ratio_loadgen_over_wrk'], 3)}** (must be within ±10 %). "
             f"Client CPU µs/req: loadgen " + ", ".join(fmt(r["loadgen_cpu_us_per_req"]) for r in runs) +

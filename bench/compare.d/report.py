@@ -8,7 +8,7 @@
   memory JSONL STEM K=V...     records one memory scenario (STEM.json from loadgen)
   instructions JSONL TMP K=V... Ir per request from TMP/callgrind.out.PID.K
   wrk-lua BODY                 a wrk script sending BODY (for the loadgen/wrk check)
-  check TMP                    the loadgen/wrk check: exit 1 when req/s differ by more than 10 %
+  check TMP DELAY_MS           the loadgen/wrk check: exit 1 when req/s differ by more than 10 %
   report STEM                  STEM.json, STEM.md and STEM.plot.dat from $TMP (see tables.py)
 """
 import json
@@ -208,7 +208,7 @@ def parse_wrk(path):
     return dict(rps=float(m.group(1)) if m else 0.0, requests=int(n.group(1)) if n else 0, errors=errors)
 
 
-def check(tmp):
+def check(tmp, delay_ms):
     runs = []
     for i in (1, 2):
         w = parse_wrk(f"{tmp}/check-wrk-{i}.txt")
@@ -226,7 +226,7 @@ def check(tmp):
     lg = sum(r["loadgen_rps"] for r in runs) / len(runs)
     ratio = lg / wrk if wrk else None
     ok = bool(ratio and abs(ratio - 1) <= 0.10 and not any(r["wrk_errors"] or r["loadgen_errors"] for r in runs))
-    out = dict(wrk_rps=round(wrk, 1), loadgen_rps=round(lg, 1),
+    out = dict(mock_delay_ms=int(delay_ms), wrk_rps=round(wrk, 1), loadgen_rps=round(lg, 1),
                ratio_loadgen_over_wrk=round(ratio, 3) if ratio else None, tolerance=0.10, passed=ok, runs=runs)
     print(json.dumps(out))
     msg = (f"loadgen vs wrk (same mock, 64 connections): loadgen {lg:,.0f} req/s, wrk {wrk:,.0f} req/s, "
@@ -253,7 +253,7 @@ def main():
     elif cmd == "wrk-lua":
         wrk_lua(args[0])
     elif cmd == "check":
-        check(args[0])
+        check(args[0], args[1])
     elif cmd == "report":
         import tables
         sys.exit(tables.report(args[0]))
