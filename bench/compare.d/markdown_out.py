@@ -1,8 +1,7 @@
 """bench/compare.d/markdown_out.py: the markdown page of a bench/compare run, from the JSON object
 tables.py builds (render(out, env) → text)."""
 
-LABELS = {"direct": "direct", "ringgate": "ringgate (1 shard)",
-          "ringgate-log": "ringgate + access log (1 shard)", "nginx": "nginx (1 worker)",
+LABELS = {"direct": "direct", "ringgate": "ringgate (1 shard)", "nginx": "nginx (1 worker)",
           "portkey": "portkey (node)"}
 
 
@@ -24,9 +23,6 @@ def headline(out):
         h = out["headline_cpu_per_req"].get("ringgate_over_" + other)
         if h:
             parts.append(f"{label}: " + ", ".join(f"`{w}` **{fmt(v, 3)}**" for w, v in h.items()))
-    h = out["headline_cpu_per_req"].get("ringgate_log_over_ringgate")
-    if h:
-        parts.append("access log on ÷ off: " + ", ".join(f"`{w}` **{fmt(v, 3)}**" for w, v in h.items()))
     return "**Headline — proxy CPU per request (same run):** " + "; ".join(parts) + "." if parts else ""
 
 
@@ -47,6 +43,37 @@ def main_table(out):
                 f"{fmt(s.get('added_ttft_p99_us_open_loop'), 0, True) if a != 'direct' else '–'} | "
                 f"{fmt(s['rss_kb_max'] / 1024, 1) if s.get('rss_kb_max') else '–'} | {err_cell(s['errors'])} |")
     return L
+
+
+def target_of(v):
+    t = []
+    if v.get("max_delta_us") is not None:
+        t.append(f"≤ +{v['max_delta_us']:g} µs")
+    if v.get("max_delta_pct") is not None:
+        t.append(f"≤ +{v['max_delta_pct']:g} %")
+    return ", ".join(t)
+
+
+def variants_section(out):
+    """Feature variants: CPU µs/request of each ringgate+NAME against the base ringgate arm."""
+    if not out.get("variants"):
+        return []
+    L = ["Feature variants — proxy CPU per request against the base `ringgate` arm, same run "
+         "(bench/compare.d/variants/NAME.toml merged over its config):", "",
+         "| workload | variant | what | CPU µs/req | base µs/req | Δ µs | Δ % | target | errors |",
+         "|---|---|---|---:|---:|---:|---:|---|---|"]
+    for name, v in out["variants"].items():
+        for w, f in v["results"].items():
+            target = target_of(v)
+            if target and f["within_target"] is not None:
+                target += " ✅" if f["within_target"] else " ⚠️ **over**"
+            L.append(f"| {w} | `{name}` | {v['description']} | {fmt(f['cpu_us_per_req'])} | "
+                     f"{fmt(f['base_cpu_us_per_req'])} | {fmt(f['delta_us'], 2, True)} | "
+                     f"{fmt(f['delta_pct'], 1, True)} | {target or '–'} | {err_cell(f['errors'])} |")
+        if not v["results"]:
+            L.append(f"| – | `{name}` | {v['description']} | – | – | – | – | {target_of(v) or '–'} | "
+                     f"not run: none of its workloads ({', '.join(v['workloads'])}) was in this run |")
+    return L + [""]
 
 
 def percentile_table(out):
@@ -129,7 +156,8 @@ def render(out, E):
     L = [f"# ringgate compared: {' vs '.join(out['arms']) if out['results'] else 'memory / instructions'} "
          f"({E['DATE']}, {E['HOST']})", ""]
     if out["quick"]:
-        L += ["_`--quick` run: one round, 1.5 s cells — a smoke run, not a result._", ""]
+        L += [f"_`--quick` run: {out['setup']['rounds']} round(s), {out['setup']['duration_s']:g} s cells — a smoke "
+              "run, not a result._", ""]
     if out["results"]:
         L += [headline(out), ""]
     if out["errors"]:
@@ -145,6 +173,7 @@ def render(out, E):
               f"({out['setup']['open_loop_rates']}); TTFT = time to first content chunk; µs/chunk = CPU µs/req ÷ "
               "chunks per stream; core use = proxy CPU ÷ wall time; RSS = the proxy's largest VmRSS after a cell "
               "(nginx: master + worker).", ""]
+        L += variants_section(out)
         L += ["Latency percentiles, µs, open loop (the plot):", ""] + percentile_table(out) + [""]
         L += ["Answers (one curl per workload and arm before the load; body bytes / SSE `data:` events / content "
               "events / usage events / `[DONE]`):", ""] + answers(out) + [""]

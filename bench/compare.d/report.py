@@ -10,6 +10,7 @@
   wrk-lua BODY                 a wrk script sending BODY (for the loadgen/wrk check)
   check TMP DELAY_MS           the loadgen/wrk check: exit 1 when req/s differ by more than 10 %
   report STEM                  STEM.json, STEM.md and STEM.plot.dat from $TMP (see tables.py)
+  variant-meta, variant-config the feature variants (see variants.py)
 """
 import json
 import os
@@ -254,6 +255,9 @@ def main():
         wrk_lua(args[0])
     elif cmd == "check":
         check(args[0], args[1])
+    elif cmd in ("variant-meta", "variant-config"):
+        import variants
+        variants.main(cmd, args)
     elif cmd == "report":
         import tables
         sys.exit(tables.report(args[0]))

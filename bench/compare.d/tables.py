@@ -6,9 +6,6 @@ import os
 import statistics
 
 PCTS = ("p50", "p90", "p99", "p999")
-LABELS = {"direct": "direct (loadgen → mock)", "ringgate": "ringgate (1 shard)",
-          "ringgate-log": "ringgate + access log (1 shard)",
-          "nginx": "nginx (1 worker)", "portkey": "portkey (node)"}
 
 
 def lines_of(path):
@@ -120,15 +117,25 @@ def answer_matches(x, d, stream):
     return x["body_bytes"] == d["body_bytes"]
 
 
-def build(E):
+def variant_of(arm):
+    return arm[len("ringgate+"):] if arm.startswith("ringgate+") else None
+
+
+def arms_on(w, arms, variants):
+    """The arms with cells on workload W: every arm, but a variant only on its workloads."""
+    return [a for a in arms if variant_of(a) is None or w in variants[variant_of(a)]["workloads"]]
+
+
+def build(E, variants):
     tmp = E["TMP"]
-    arms, workloads = E["ARM_LIST"].split(), E["WORKLOAD_LIST"].split()
+    all_arms, workloads = E["ARM_LIST"].split(), E["WORKLOAD_LIST"].split()
     chunks = int(E["MOCK_CHUNKS"])
     cells = jsonl(tmp + "/cells.jsonl")
     fid = fidelity(tmp)
     res = {}
     for w in workloads:
         res[w] = {}
+        arms = arms_on(w, all_arms, variants)
         agg = {a: {} for a in arms}
         for a in arms:
             for ph in dict.fromkeys(c["phase"] for c in cells if c["workload"] == w and c["arm"] == a):
@@ -148,15 +155,37 @@ def build(E):
             res[w][a] = dict(summary=s, phases=agg[a])
     headline = {}
     for other in ("nginx", "portkey"):
-        if "ringgate" in arms and other in arms:
+        if "ringgate" in all_arms and other in all_arms:
             headline["ringgate_over_" + other] = {
                 w: ratio(res[w]["ringgate"]["summary"].get("proxy_cpu_us_per_req"),
                          res[w][other]["summary"].get("proxy_cpu_us_per_req")) for w in workloads}
-    if "ringgate" in arms and "ringgate-log" in arms:
-        headline["ringgate_log_over_ringgate"] = {
-            w: ratio(res[w]["ringgate-log"]["summary"].get("proxy_cpu_us_per_req"),
-                     res[w]["ringgate"]["summary"].get("proxy_cpu_us_per_req")) for w in workloads}
     return res, headline
+
+
+def variant_figures(res, variants):
+    """Per variant and workload: proxy CPU µs/request against the base ringgate arm's in the same
+    run, the difference in µs and %, and whether it is within the variant's target (if any)."""
+    out = {}
+    for name, meta in variants.items():
+        arm, per = "ringgate+" + name, {}
+        for w in res:
+            if arm not in res[w] or "ringgate" not in res[w]:
+                continue
+            cpu = res[w][arm]["summary"].get("proxy_cpu_us_per_req")
+            base = res[w]["ringgate"]["summary"].get("proxy_cpu_us_per_req")
+            f = dict(cpu_us_per_req=cpu, base_cpu_us_per_req=base, delta_us=None, delta_pct=None,
+                     within_target=None, errors=res[w][arm]["summary"]["errors"])
+            if cpu is not None and base:
+                f["delta_us"] = round(cpu - base, 3)
+                f["delta_pct"] = round((cpu - base) / base * 100, 2)
+                checks = [f["delta_us"] <= meta[k] if k == "max_delta_us" else f["delta_pct"] <= meta[k]
+                          for k in ("max_delta_us", "max_delta_pct") if meta.get(k) is not None]
+                f["within_target"] = all(checks) if checks else None
+            per[w] = f
+        out[name] = dict(description=meta.get("description", ""), workloads=meta["workloads"],
+                         mocks=meta.get("mocks", 0), max_delta_us=meta.get("max_delta_us"),
+                         max_delta_pct=meta.get("max_delta_pct"), results=per)
+    return out
 
 
 def report(stem):
@@ -164,7 +193,8 @@ def report(stem):
     tmp = E["TMP"]
     do_compare = E["DO_COMPARE"] == "1"
     arms, workloads = E["ARM_LIST"].split(), E["WORKLOAD_LIST"].split()
-    res, headline = build(E) if do_compare else ({}, {})
+    variants = {v["name"]: v for v in jsonl(tmp + "/variants.jsonl")}
+    res, headline = build(E, variants) if do_compare else ({}, {})
     check = json.loads(open(tmp + "/check.json").read() or "null") if os.path.exists(tmp + "/check.json") else None
     memory = jsonl(tmp + "/memory.jsonl")
     instructions = jsonl(tmp + "/instructions.jsonl")
@@ -188,6 +218,7 @@ def report(stem):
                              ringgate_bin=E["BIN"], mockllm_bin=E["MOCK"], loadgen_bin=E["LOADGEN"]),
                setup=setup, arms=arms, workloads=workloads if do_compare else [], skipped=notes,
                headline_cpu_per_req=headline, rss_idle_kb=idle,
+               variants=variant_figures(res, variants) if do_compare else {},
                results={w: {a: res[w][a]["summary"] for a in res[w]} for w in res},
                phases={w: {a: res[w][a]["phases"] for a in res[w]} for w in res},
                errors={f"{w}/{a}": res[w][a]["summary"]["errors"] for w, a in errored},
@@ -205,7 +236,7 @@ def report(stem):
 
 
 def write_plot(stem, out, res):
-    arms = out["arms"]
+    arms = [a for a in out["arms"] if variant_of(a) is None]  # the variants have their own table
     rates = dict(x.split("=") for x in out["setup"]["open_loop_rates"].split())
     blocks, titles = [], []
     for w in res:
