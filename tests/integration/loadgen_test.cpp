@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -33,6 +34,8 @@ namespace {
 //   /slow       200 after 200 ms when n % 10 == 9, at once otherwise
 //   /close      200 with "Connection: close" (and a close) when n % 3 == 2
 //   /drop       closes the connection without answering
+//   /stall      200 after 500 ms when n == 5, at once otherwise
+// Every request body is kept in full (body_bytes(), last_body()).
 class tiny_server {
  public:
   tiny_server() {
@@ -61,6 +64,11 @@ class tiny_server {
   uint16_t port() const { return _port; }
   uint64_t requests() const { return _n.load(); }
   uint64_t accepted() const { return _accepted.load(); }
+  uint64_t body_bytes() const { return _body_bytes.load(); }
+  std::string last_body() {
+    std::lock_guard lock(_body_mutex);
+    return _last_body;
+  }
 
  private:
   void accept_loop() {
@@ -112,6 +120,11 @@ class tiny_server {
         in.append(buf, size_t(r));
         continue;
       }
+      {
+        std::lock_guard lock(_body_mutex);
+        _last_body.assign(in, end + 4, body);
+      }
+      _body_bytes += body;
       in.erase(0, end + 4 + body);
       std::string path = head.substr(head.find(' ') + 1);
       path = path.substr(0, path.find(' '));
@@ -133,6 +146,10 @@ class tiny_server {
     if (path == "/status") return plain(n % 4 == 3 ? 503 : 200, false);
     if (path == "/slow") {
       if (n % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return plain(200, false);
+    }
+    if (path == "/stall") {
+      if (n == 5) std::this_thread::sleep_for(std::chrono::milliseconds(500));
       return plain(200, false);
     }
     if (path == "/close") return plain(200, n % 3 == 2);
@@ -162,6 +179,9 @@ class tiny_server {
   std::atomic<bool> _stop{false};
   std::atomic<uint64_t> _n{0};
   std::atomic<uint64_t> _accepted{0};
+  std::atomic<uint64_t> _body_bytes{0};
+  std::mutex _body_mutex;  // not _mutex: the destructor holds that one while joining
+  std::string _last_body;  // guarded by _body_mutex
   std::thread _acceptor;
   std::mutex _mutex;
   std::vector<std::thread> _conns;
@@ -236,6 +256,78 @@ TEST(loadgen, counts_statuses_and_mismatches_exactly) {
       u(run.json, "/bytes_in"),
       300u * (std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").size()) +
           100u * std::string("HTTP/1.1 503 Busy\r\nContent-Length: 11\r\n\r\nunavailable").size());
+}
+
+TEST(loadgen, answers_during_the_warmup_are_not_counted) {
+  tiny_server srv;
+  loadgen_run run;
+  // Closed loop: the warm-up's answers (503 for every fourth, as later) reach the server but
+  // none of the report's tallies; the measured phase then counts exactly --requests.
+  run_loadgen(
+      run, srv.port(), "/status",
+      {"--warmup", "0.3", "--requests", "40", "--connections", "1", "--expect-status", "200"});
+  ASSERT_TRUE(run.ok);
+  EXPECT_GT(srv.requests(), 40u) << "no request during the warm-up";
+  EXPECT_EQ(u(run.json, "/requests"), 40u);
+  EXPECT_EQ(u(run.json, "/status/200") + u(run.json, "/status/503"), 40u);
+  EXPECT_EQ(u(run.json, "/mismatches"), u(run.json, "/status/503"));
+  EXPECT_EQ(u(run.json, "/latency_us/count"), 40u);
+  EXPECT_EQ(d(run.json, "/warmup_s"), 0.3);
+  // One connection answers in order: the measured requests are the server's last 40, whose
+  // numbers n fix how many were 503s (n % 4 == 3).
+  uint64_t first = srv.requests() - 40, busy = 0;
+  for (uint64_t n = first; n < first + 40; ++n) busy += n % 4 == 3;
+  EXPECT_EQ(u(run.json, "/status/503"), busy);
+}
+
+TEST(loadgen, body_file_is_sent_with_every_request) {
+  std::string body(5000, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = char('a' + i % 26);
+  body += "\n{\"end\":true}";
+  std::string path = testing::TempDir() + "loadgen_body.json";
+  {
+    FILE* f = fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(fwrite(body.data(), 1, body.size(), f), body.size());
+    fclose(f);
+  }
+  tiny_server srv;
+  loadgen_run run;
+  run_loadgen(run, srv.port(), "/status",
+              {"--method", "POST", "--body", path, "--requests", "12", "--connections", "3"});
+  std::remove(path.c_str());
+  ASSERT_TRUE(run.ok);
+  EXPECT_EQ(srv.requests(), 12u);
+  EXPECT_EQ(srv.body_bytes(), 12u * body.size()) << "Content-Length and body disagree";
+  EXPECT_EQ(srv.last_body(), body);
+  EXPECT_EQ(run.json.at_pointer("/method").get_string().value(), "POST");
+}
+
+TEST(loadgen, open_loop_latency_includes_the_queueing_behind_a_stall) {
+  tiny_server srv;
+  loadgen_run run;
+  // 50/s on one connection: a send is due every 20 ms. Answer 5 takes 500 ms; the requests due
+  // meanwhile wait for it, and their latency counts from when they were due (coordinated
+  // omission corrected). Request j (j = 5 … 20) can finish no earlier than answer 5 and was due
+  // (j − 5) · 20 ms after it, so its latency is at least 500 − (j − 5) · 20 ≥ 200 ms: 16 requests
+  // of at most 100, whatever the machine's speed. Uncorrected, only answer 5 would be slow.
+  run_loadgen(run, srv.port(), "/stall", {"--rate", "50", "--duration", "2", "--connections", "1"});
+  ASSERT_TRUE(run.ok);
+  uint64_t n = u(run.json, "/latency_us/count");
+  EXPECT_LE(n, 100u);
+  EXPECT_GE(n, 40u);  // generous: the schedule has 100 send times, the stall delays 25 of them
+  EXPECT_GE(u(run.json, "/latency_us/max"), 500'000u);
+  EXPECT_GE(u(run.json, "/latency_us/p99"), 400'000u);  // the two slowest: ≥ 500 and ≥ 480 ms
+  EXPECT_GE(u(run.json, "/latency_us/p90"), 200'000u);  // ranks 85 … 100 of 100
+  // The same stall in a closed loop is one slow answer: the next request is sent when it ends,
+  // and its latency starts then.
+  tiny_server closed_srv;
+  loadgen_run closed;
+  run_loadgen(closed, closed_srv.port(), "/stall", {"--requests", "100", "--connections", "1"});
+  ASSERT_TRUE(closed.ok);
+  EXPECT_GE(u(closed.json, "/latency_us/max"), 500'000u);
+  EXPECT_LT(u(closed.json, "/latency_us/p90"), 200'000u);
+  EXPECT_LT(u(closed.json, "/latency_us/p90"), u(run.json, "/latency_us/p90"));
 }
 
 TEST(loadgen, pipelined_requests_are_counted_once_each) {
