@@ -58,20 +58,21 @@ def variants_section(out):
     """Feature variants: CPU µs/request of each ringgate+NAME against the base ringgate arm."""
     if not out.get("variants"):
         return []
-    L = ["Feature variants — proxy CPU per request against the base `ringgate` arm, same run "
-         "(bench/compare.d/variants/NAME.toml merged over its config):", "",
-         "| workload | variant | what | CPU µs/req | base µs/req | Δ µs | Δ % | target | errors |",
-         "|---|---|---|---:|---:|---:|---:|---|---|"]
+    L = ["Feature variants — proxy CPU per request against the base `ringgate` arm (or the variant "
+         "named as its baseline), same run (bench/compare.d/variants/NAME.toml merged over its config):", "",
+         "| workload | variant | what | CPU µs/req | vs | its µs/req | Δ µs | Δ % | target | errors |",
+         "|---|---|---|---:|---|---:|---:|---:|---|---|"]
     for name, v in out["variants"].items():
         for w, f in v["results"].items():
             target = target_of(v)
             if target and f["within_target"] is not None:
                 target += " ✅" if f["within_target"] else " ⚠️ **over**"
-            L.append(f"| {w} | `{name}` | {v['description']} | {fmt(f['cpu_us_per_req'])} | "
+            vs = f"`{f['vs']}`" + (f" ({f['note']})" if f.get("note") else "")
+            L.append(f"| {w} | `{name}` | {v['description']} | {fmt(f['cpu_us_per_req'])} | {vs} | "
                      f"{fmt(f['base_cpu_us_per_req'])} | {fmt(f['delta_us'], 2, True)} | "
                      f"{fmt(f['delta_pct'], 1, True)} | {target or '–'} | {err_cell(f['errors'])} |")
         if not v["results"]:
-            L.append(f"| – | `{name}` | {v['description']} | – | – | – | – | {target_of(v) or '–'} | "
+            L.append(f"| – | `{name}` | {v['description']} | – | – | – | – | – | {target_of(v) or '–'} | "
                      f"not run: none of its workloads ({', '.join(v['workloads'])}) was in this run |")
     return L + [""]
 

@@ -163,18 +163,23 @@ def build(E, variants):
 
 
 def variant_figures(res, variants):
-    """Per variant and workload: proxy CPU µs/request against the base ringgate arm's in the same
-    run, the difference in µs and %, and whether it is within the variant's target (if any)."""
+    """Per variant and workload: proxy CPU µs/request against its baseline's in the same run (the
+    base ringgate arm, or the variant its bench.baseline names when that ran too), the difference
+    in µs and %, and whether it is within the variant's target (if any)."""
     out = {}
     for name, meta in variants.items():
         arm, per = "ringgate+" + name, {}
         for w in res:
-            if arm not in res[w] or "ringgate" not in res[w]:
+            want = "ringgate+" + meta["baseline"] if meta.get("baseline") else "ringgate"
+            vs = want if want in res[w] else "ringgate"
+            if arm not in res[w] or vs not in res[w]:
                 continue
             cpu = res[w][arm]["summary"].get("proxy_cpu_us_per_req")
-            base = res[w]["ringgate"]["summary"].get("proxy_cpu_us_per_req")
-            f = dict(cpu_us_per_req=cpu, base_cpu_us_per_req=base, delta_us=None, delta_pct=None,
+            base = res[w][vs]["summary"].get("proxy_cpu_us_per_req")
+            f = dict(vs=vs, cpu_us_per_req=cpu, base_cpu_us_per_req=base, delta_us=None, delta_pct=None,
                      within_target=None, errors=res[w][arm]["summary"]["errors"])
+            if vs != want:
+                f["note"] = f"its baseline {want} did not run: compared with ringgate"
             if cpu is not None and base:
                 f["delta_us"] = round(cpu - base, 3)
                 f["delta_pct"] = round((cpu - base) / base * 100, 2)
@@ -183,8 +188,9 @@ def variant_figures(res, variants):
                 f["within_target"] = all(checks) if checks else None
             per[w] = f
         out[name] = dict(description=meta.get("description", ""), workloads=meta["workloads"],
-                         mocks=meta.get("mocks", 0), max_delta_us=meta.get("max_delta_us"),
-                         max_delta_pct=meta.get("max_delta_pct"), results=per)
+                         mocks=meta.get("mocks", 0), baseline=meta.get("baseline") or "ringgate",
+                         max_delta_us=meta.get("max_delta_us"), max_delta_pct=meta.get("max_delta_pct"),
+                         results=per)
     return out
 
 

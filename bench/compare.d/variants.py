@@ -17,7 +17,8 @@ import tomllib
 
 # [bench] keys: name → (type, default). Unknown keys are an error, as in ringgate's own config.
 META = {"description": (str, ""), "mocks": (int, 0), "workloads": (list, ["small", "burst"]),
-        "headers": (list, []), "max_delta_us": (float, None), "max_delta_pct": (float, None)}
+        "headers": (list, []), "baseline": (str, ""), "max_delta_us": (float, None),
+        "max_delta_pct": (float, None)}
 WORKLOADS = ("small", "large", "burst", "paced")
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -57,6 +58,8 @@ def meta_of(doc, path):
         raise VariantError(f"{path}: unknown key bench.{sorted(raw)[0]} (known: {', '.join(META)})")
     if meta["mocks"] < 0 or meta["mocks"] > 16:
         raise VariantError(f"{path}: bench.mocks must be between 0 and 16")
+    if meta["baseline"] and not re.fullmatch(r"[A-Za-z0-9_.-]+", meta["baseline"]):
+        raise VariantError(f"{path}: bench.baseline must name another variant (a file name without .toml)")
     for w in meta["workloads"]:
         if w not in WORKLOADS:
             raise VariantError(f"{path}: bench.workloads: unknown workload {w!r} (known: {', '.join(WORKLOADS)})")
@@ -191,11 +194,12 @@ def shell_word(s):
 
 
 def meta_command(path, name, jsonl):
-    """[bench] as shell assignments (VARIANT_MOCKS_N, VARIANT_WORKLOAD_LIST, and the array
+    """[bench] as shell assignments (VARIANT_MOCKS_N, VARIANT_BASELINE, VARIANT_WORKLOAD_LIST, the array
     VARIANT_HEADER_LIST), and as one JSON line appended to JSONL for the report. Placeholders are
     read as 0: the ports are not known yet."""
     _, meta = load(path, None)
     print(f"VARIANT_MOCKS_N={meta['mocks']}")
+    print(f"VARIANT_BASELINE={shell_word(meta['baseline'])}")
     print(f"VARIANT_WORKLOAD_LIST={shell_word(' '.join(meta['workloads']))}")
     print("VARIANT_HEADER_LIST=(" + " ".join(shell_word(h) for h in meta["headers"]) + ")")
     with open(jsonl, "a") as f:

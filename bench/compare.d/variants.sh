@@ -27,18 +27,26 @@ select_variants() {
 }
 
 # read_variants: each variant's [bench] table (before any process starts, so a bad file fails
-# fast); inserts the arms ringgate+NAME after ringgate. The descriptions go to variants.jsonl.
+# fast), adding the variant a bench.baseline names when it is not selected; inserts the arms
+# ringgate+NAME after ringgate. The tables go to variants.jsonl for the report.
 read_variants() {
   ((${#VARIANTS[@]})) || return 0
   has_arm ringgate || die "--variants needs the ringgate arm (the base they are compared with)"
-  local v a meta arms=() VARIANT_MOCKS_N VARIANT_WORKLOAD_LIST VARIANT_HEADER_LIST
-  for v in "${VARIANTS[@]}"; do
+  local i v a meta arms=() VARIANT_MOCKS_N VARIANT_BASELINE VARIANT_WORKLOAD_LIST VARIANT_HEADER_LIST
+  for ((i = 0; i < ${#VARIANTS[@]}; i++)); do
+    v=${VARIANTS[i]}
     meta=$("${REPORT[@]}" variant-meta "$VARIANTS_DIR/$v.toml" "$v" "$TMP/variants.jsonl") ||
       die "variant $v: bad file (see above)"
     eval "$meta"
     VARIANT_MOCKS[$v]=$VARIANT_MOCKS_N
     VARIANT_WORKLOADS[$v]=$VARIANT_WORKLOAD_LIST
     VARIANT_HEADERS[$v]=$(printf '%s\n' "${VARIANT_HEADER_LIST[@]}")
+    if [[ -n $VARIANT_BASELINE && " ${VARIANTS[*]} " != *" $VARIANT_BASELINE "* ]]; then
+      [[ -f $VARIANTS_DIR/$VARIANT_BASELINE.toml ]] ||
+        die "variant $v: its baseline $VARIANT_BASELINE is not a variant ($VARIANTS_DIR/$VARIANT_BASELINE.toml)"
+      say "variant $v is compared with $VARIANT_BASELINE: adding that variant"
+      VARIANTS+=("$VARIANT_BASELINE")
+    fi
     local runs=0
     for a in "${WORKLOADS[@]}"; do if [[ " $VARIANT_WORKLOAD_LIST " == *" $a "* ]]; then runs=1; fi; done
     ((runs)) || warn "variant $v runs on ${VARIANT_WORKLOAD_LIST// /, } only: none of them is in this run"

@@ -75,7 +75,8 @@ class run_dir:
 
     def variant(self, name, **meta):
         m = dict(name=name, file=f"{name}.toml", description=f"the {name} variant", mocks=0,
-                 workloads=["small", "burst"], headers=[], max_delta_us=None, max_delta_pct=None)
+                 workloads=["small", "burst"], headers=[], baseline="", max_delta_us=None,
+                 max_delta_pct=None)
         m.update(meta)
         with open(os.path.join(self.tmp, "variants.jsonl"), "a") as f:
             f.write(json.dumps(m) + "\n")
@@ -194,6 +195,26 @@ class report_variants(unittest.TestCase):
         self.assertFalse(js["variants"]["feature"]["results"]["small"]["within_target"])
         self.assertIn("⚠️ **over**", next(l for l in md.splitlines() if "| `feature` |" in l))
 
+    def test_a_baseline_variant_replaces_the_base(self):
+        r = run_dir(["direct", "ringgate", "ringgate+on", "ringgate+off"])
+        for a, ns in (("direct", 0), ("ringgate", 10_000_000), ("ringgate+on", 10_500_000),
+                      ("ringgate+off", 9_000_000)):
+            r.cell("small", a, "c64", loadgen_json(1000, 1000.0), proxy_cpu_ns=ns)
+            r.answer("small", a)
+        r.variant("on", baseline="off", max_delta_pct=5.0)
+        r.variant("off")
+        r.variant("orphan", baseline="missing")  # did not run: no row, no error
+        r.check(True)
+        rc, md, js = r.report()
+        self.assertEqual(rc, 0, md)
+        on = js["variants"]["on"]["results"]["small"]
+        self.assertEqual(on["vs"], "ringgate+off")
+        self.assertAlmostEqual(on["delta_us"], 1.5)  # 10.5 µs against 9 µs, not against 10
+        self.assertAlmostEqual(on["delta_pct"], 16.67)
+        self.assertFalse(on["within_target"])
+        self.assertEqual(js["variants"]["off"]["results"]["small"]["vs"], "ringgate")
+        self.assertIn("| `ringgate+off` | 9.00 | +1.50 | +16.7 |", md)
+
     def test_a_variant_runs_only_on_its_workloads(self):
         r = run_dir(["direct", "ringgate", "ringgate+feature"], workloads=("small", "large"))
         for w in ("small", "large"):
@@ -258,6 +279,7 @@ class variant_configs(unittest.TestCase):
                               ('[bench]\nmocks = "3"\n', "bench.mocks must be a int"),
                               ('[bench]\nworkloads = ["tiny"]\n', "unknown workload 'tiny'"),
                               ('[bench]\nheaders = ["no colon"]\n', "not a 'Name: value' header"),
+                              ('[bench]\nbaseline = "../x"\n', "must name another variant"),
                               ('[bench\n', "")):
             with self.assertRaisesRegex(variants.VariantError, message):
                 variants.load(self.write(text), {})
