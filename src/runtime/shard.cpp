@@ -63,17 +63,25 @@ shard::~shard() {
 
 void shard::setup_ring() {
   io_uring_params p{};
-  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
-            IORING_SETUP_SUBMIT_ALL;
-  p.cq_entries = _opts.cq_entries;
-  int rc = io_uring_queue_init_params(_opts.sq_entries, &_ring, &p);
-  if (rc == 0) {
-    _defer_taskrun = true;
-    return;
+  int rc = -EINVAL;
+  if (!_opts.force_ring_fallback) {
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
+              IORING_SETUP_SUBMIT_ALL;
+    p.cq_entries = _opts.cq_entries;
+    rc = io_uring_queue_init_params(_opts.sq_entries, &_ring, &p);
+    if (rc == 0) {
+      _defer_taskrun = true;
+      return;
+    }
   }
-  // Older kernels: keep the ring, lose the task-run batching. One line, once per shard.
-  log::warn("io_uring SINGLE_ISSUER|DEFER_TASKRUN unavailable, falling back to COOP_TASKRUN",
-            {{"shard", _opts.id}, {"error", strerror(-rc)}});
+  // Older kernels: keep the ring, lose the task-run batching. Every shard would fail the same
+  // way, so one line per process, not one per shard.
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true, std::memory_order_relaxed)) {
+    log::warn("io_uring SINGLE_ISSUER|DEFER_TASKRUN unavailable, falling back to COOP_TASKRUN",
+              {{"shard", _opts.id},
+               {"error", _opts.force_ring_fallback ? "forced by shard_options" : strerror(-rc)}});
+  }
   p = io_uring_params{};
   p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE;
   p.cq_entries = _opts.cq_entries;
@@ -132,7 +140,8 @@ bool shard::post(const message& m) noexcept {
   return true;
 }
 
-void shard::wake_op::complete(int, uint32_t) noexcept {
+void shard::wake_op::complete(int res, uint32_t) noexcept {
+  if (res > 0) ++self->_stats.wakes_eventfd;
   if (!self->_stop) self->arm_eventfd_read();
 }
 
@@ -173,6 +182,7 @@ void shard::reap() noexcept {
     _published_completions.store(_stats.completions, std::memory_order_relaxed);
     total += n;
     for (unsigned i = 0; i < n; ++i) {
+      if (copy[i].ud == ud_wake) ++_stats.wakes_msg_ring;
       if (copy[i].ud == ud_ignore || copy[i].ud == ud_wake) continue;
       if (!(copy[i].flags & IORING_CQE_F_MORE)) --_in_flight;
       reinterpret_cast<op*>(copy[i].ud)->complete(copy[i].res, copy[i].flags);
@@ -204,6 +214,7 @@ void shard::submit_and_wait() noexcept {
 void shard::run() {
   current_shard = this;
   arm_eventfd_read();
+  _looping.store(true, std::memory_order_release);
   while (!_stop) {
     submit_and_wait();
     _now_ns = monotonic_ns();
@@ -213,6 +224,7 @@ void shard::run() {
     drain_mailbox();
     _stats.timers_fired += _timers.fire_expired(_now_ns, _opts.timers_per_turn_max);
   }
+  _looping.store(false, std::memory_order_release);  // quiesce() is bounded on its own
   quiesce();
 }
 

@@ -35,6 +35,8 @@ struct shard_options {
   uint32_t mailbox_capacity = 1024; // cross-shard messages
   uint32_t timers_per_turn_max = 4096;
   uint32_t completions_per_turn_max = 1024;
+  // Tests: set up the ring as on a kernel without SINGLE_ISSUER|DEFER_TASKRUN (the fallback path).
+  bool force_ring_fallback = false;
 };
 
 // A message to a shard: `fn(target_shard, arg)` runs on the target's thread.
@@ -49,6 +51,8 @@ struct shard_stats {
   uint64_t submits = 0;            // io_uring_enter calls
   uint64_t mailbox_refused = 0;    // post() to a full mailbox (atomic in shard; copied here)
   uint64_t timers_fired = 0;
+  uint64_t wakes_msg_ring = 0;     // mailbox wakes that arrived as an IORING_OP_MSG_RING completion
+  uint64_t wakes_eventfd = 0;      // mailbox wakes that arrived through the eventfd
 };
 
 class shard {
@@ -90,6 +94,9 @@ class shard {
 
   // Loop turn counter, readable from any thread (the watchdog checks it advances).
   uint64_t heartbeat() const noexcept { return _heartbeat.load(std::memory_order_relaxed); }
+  // True from the start of run() until its loop ends, readable from any thread: a shard that has
+  // finished (drained) has a still heartbeat without being stalled.
+  bool looping() const noexcept { return _looping.load(std::memory_order_acquire); }
   shard_stats stats() const noexcept;
   // Loop turns and completions so far, readable from any thread (metrics scrapes).
   uint64_t published_turns() const noexcept {
@@ -126,6 +133,7 @@ class shard {
   int _eventfd = -1;
   wake_op _eventfd_op;
   std::atomic<uint64_t> _heartbeat{0};
+  std::atomic<bool> _looping{false};
   std::atomic<uint64_t> _published_turns{0};
   std::atomic<uint64_t> _published_completions{0};
   std::atomic<uint64_t> _mailbox_refused{0};
