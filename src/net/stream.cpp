@@ -40,12 +40,12 @@ void stream::consume(size_t n) noexcept {
 }
 
 void stream::release_input_if_empty() noexcept {
-  if (_in && _in_head == _in_tail && _held_count == 0) {
+  if (_in && _in_head == _in_tail && _held.empty()) {
     _pool.put(_in);
     _in = nullptr;
     _in_head = _in_tail = 0;
   }
-  if (_cin && _cin_head == _cin_tail && _held_count == 0) {
+  if (_cin && _cin_head == _cin_tail && _held.empty()) {
     _pool.put(_cin);
     _cin = nullptr;
     _cin_head = _cin_tail = 0;
@@ -84,21 +84,16 @@ size_t stream::append_to(char*& block, size_t& head, size_t& tail, const char* p
 bool stream::drain_held() noexcept {
   bool moved = false;
   auto& bufs = _shard.recv_buffers();
-  size_t i = 0;
-  for (; i < _held_count; ++i) {
-    held_buffer& h = _held[i];
+  while (!_held.empty()) {
+    runtime::buffer_ring::piece h = bufs.front(_held);
     size_t took = take(bufs.data(h.bid) + h.offset, h.len);
     moved |= took > 0;
     if (took < h.len) {
-      h.offset += uint32_t(took);
-      h.len -= uint32_t(took);
+      bufs.trim_front(_held, uint32_t(took));
       break;
     }
+    bufs.pop(_held);
     bufs.recycle(h.bid);
-  }
-  if (i > 0) {
-    std::memmove(_held, _held + i, (_held_count - i) * sizeof(held_buffer));
-    _held_count -= i;
   }
   return moved;
 }
@@ -121,32 +116,24 @@ void stream::on_recv(int res, uint32_t flags) noexcept {
     if (_closing) {
       bufs.recycle(bid);
     } else if (_mode == rx_mode::hold) {
-      if (_held_count < held_max) {
-        _held[_held_count++] = {bid, 0, uint32_t(res)};
-        if (_held_count == held_max && _recv_armed && !_pausing) {  // reader is behind: pause
-          _pausing = true;
-          _shard.cancel(&_recv);
-        }
-      } else {
-        bufs.recycle(bid);
-        _errno = ENOBUFS;
-        log::warn("stream receive queue overflow, closing", {{"fd", _fd}});
+      bufs.push(_held, bid, 0, uint32_t(res));
+      if (_held.count >= hold_pause_at && _recv_armed && !_pausing) {  // reader is behind: pause
+        _pausing = true;
+        _shard.cancel(&_recv);
       }
     } else {
-      size_t took = (_held_count == 0) ? take(bufs.data(bid), size_t(res)) : 0;
+      size_t took = _held.empty() ? take(bufs.data(bid), size_t(res)) : 0;
       if (took == size_t(res)) {
         bufs.recycle(bid);
-      } else if (_held_count < held_max) {
-        _held[_held_count++] = {bid, uint32_t(took), uint32_t(size_t(res) - took)};
-        if (_recv_armed && !_pausing) {  // pause until the reader catches up
+      } else {
+        // The input block is full: queue the rest and pause until the reader catches up. The
+        // kernel may already have posted more completions, which queue behind it (the pause
+        // is not instant, and received bytes are never dropped).
+        bufs.push(_held, bid, uint32_t(took), uint32_t(size_t(res) - took));
+        if (_recv_armed && !_pausing) {
           _pausing = true;
           _shard.cancel(&_recv);
         }
-      } else {
-        // Cannot happen with the pause above unless the kernel over-delivers; fail the stream.
-        bufs.recycle(bid);
-        _errno = ENOBUFS;
-        log::warn("stream input overflow, closing", {{"fd", _fd}});
       }
     }
   } else if (res == 0) {
@@ -172,7 +159,7 @@ void stream::on_recv(int res, uint32_t flags) noexcept {
       wake_reader(read_status::error);
     } else if (_cancelled) {
       wake_reader(read_status::cancelled);
-    } else if (_held_count > 0 || (res > 0 && !_closing)) {
+    } else if (!_held.empty() || (res > 0 && !_closing)) {
       wake_reader(read_status::data);
     } else if (_eof) {
       wake_reader(read_status::eof);
@@ -199,11 +186,11 @@ void stream::on_rearm(runtime::timer&, void* ctx) noexcept {
 }
 
 bool stream::pop_buffer(rx_buffer& out) noexcept {
-  if (_held_count == 0) return false;
-  held_buffer h = _held[0];
-  std::memmove(_held, _held + 1, (_held_count - 1) * sizeof(held_buffer));
-  --_held_count;
-  out = {h.bid, _shard.recv_buffers().data(h.bid) + h.offset, h.len};
+  if (_held.empty()) return false;
+  auto& bufs = _shard.recv_buffers();
+  runtime::buffer_ring::piece h = bufs.front(_held);
+  bufs.pop(_held);
+  out = {h.bid, bufs.data(h.bid) + h.offset, h.len};
   return true;
 }
 
@@ -220,11 +207,11 @@ bool stream::read_awaiter::await_ready() noexcept {
     return true;
   }
   if (s._xf) return s.tls_status(s.tls_pump(), status);
-  if (s._held_count > 0 && s._mode == rx_mode::hold) {
+  if (!s._held.empty() && s._mode == rx_mode::hold) {
     status = read_status::data;
     return true;
   }
-  if (s._held_count > 0) {
+  if (!s._held.empty()) {
     if (s.drain_held()) {
       status = read_status::data;
       return true;
@@ -257,7 +244,7 @@ void stream::read_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
 read_status stream::read_awaiter::await_resume() noexcept {
   if (status != read_status::data) return status;  // decided in await_ready
   read_status st = s._reader_status;
-  if (st == read_status::data && s._held_count > 0 && s._mode == rx_mode::copy && !s._xf) {
+  if (st == read_status::data && !s._held.empty() && s._mode == rx_mode::copy && !s._xf) {
     s.drain_held();
   }
   return st;
@@ -325,8 +312,11 @@ runtime::task<void> stream::close() {
     co_await close_awaiter{&_close_waiter};
   }
   auto& bufs = _shard.recv_buffers();
-  for (size_t i = 0; i < _held_count; ++i) bufs.recycle(_held[i].bid);
-  _held_count = 0;
+  while (!_held.empty()) {
+    uint16_t bid = bufs.front(_held).bid;
+    bufs.pop(_held);
+    bufs.recycle(bid);
+  }
   if (_xf) {
     co_await send_close_notify();
     _xf.reset();

@@ -94,7 +94,7 @@ bool stream::tls_decrypt() noexcept {
 bool stream::tls_pump() noexcept {
   bool progressed = false;
   for (;;) {
-    bool moved = _held_count > 0 && drain_held();
+    bool moved = !_held.empty() && drain_held();
     if (!_tls_ready) return progressed || moved;
     progressed |= tls_decrypt();
     if (!moved || _errno || _tls_closed) break;

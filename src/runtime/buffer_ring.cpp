@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <cerrno>
+#include <new>
 
 namespace rg::runtime {
 
@@ -11,6 +12,8 @@ buffer_ring::~buffer_ring() { destroy(); }
 
 int buffer_ring::init(io_uring* ring, uint16_t group_id, uint16_t count, uint32_t bytes) noexcept {
   if (count == 0 || (count & (count - 1)) != 0) return -EINVAL;
+  _slots.reset(new (std::nothrow) slot[count]);
+  if (!_slots) return -ENOMEM;
   _ring_bytes = sizeof(io_uring_buf) * count;
   void* br = mmap(nullptr, _ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (br == MAP_FAILED) return -errno;
@@ -51,6 +54,28 @@ void buffer_ring::recycle(uint16_t bid) noexcept {
   io_uring_buf_ring_add(_br, data(bid), _bytes, bid, io_uring_buf_ring_mask(_count), 0);
   io_uring_buf_ring_advance(_br, 1);
   --_held;
+}
+
+void buffer_ring::push(queue& q, uint16_t bid, uint32_t offset, uint32_t len) noexcept {
+  _slots[bid] = {{bid, offset, len}, 0};
+  if (q.count == 0) {
+    q.head = bid;
+  } else {
+    _slots[q.tail].next = bid;
+  }
+  q.tail = bid;
+  ++q.count;
+}
+
+void buffer_ring::trim_front(queue& q, uint32_t n) noexcept {
+  piece& p = _slots[q.head].part;
+  p.offset += n;
+  p.len -= n;
+}
+
+void buffer_ring::pop(queue& q) noexcept {
+  q.head = _slots[q.head].next;
+  --q.count;
 }
 
 void buffer_ring::destroy() noexcept {

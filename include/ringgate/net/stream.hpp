@@ -82,7 +82,7 @@ class stream {
   };
   bool pop_buffer(rx_buffer& out) noexcept;
   void recycle(uint16_t bid) noexcept;
-  size_t buffers_queued() const noexcept { return _held_count; }
+  size_t buffers_queued() const noexcept { return _held.count; }
 
   // Waits until new bytes are appended to input() (copy mode) or a buffer is queued (hold mode),
   // or EOF, an error, the deadline, or abort().
@@ -100,7 +100,7 @@ class stream {
   bool eof() const noexcept { return _eof; }
   // True when the stream can carry another exchange: open, no error, no EOF, nothing unread.
   bool reusable() const noexcept {
-    return _fd >= 0 && !_eof && !_errno && !_aborted && !_cancelled && _held_count == 0 &&
+    return _fd >= 0 && !_eof && !_errno && !_aborted && !_cancelled && _held.empty() &&
            _in_head == _in_tail && secure_reusable();
   }
   // Wakes a waiting reader with `cancelled` and cancels a pending send; later reads report cancelled.
@@ -113,12 +113,9 @@ class stream {
     stream* self = nullptr;
     void complete(int res, uint32_t flags) noexcept override { self->on_recv(res, flags); }
   };
-  struct held_buffer {
-    uint16_t bid;
-    uint32_t offset;
-    uint32_t len;
-  };
-  static constexpr size_t held_max = 32;
+  // Hold mode: pause the recv once this many buffers wait for the reader. More may still arrive
+  // (completions already posted); they queue too, bounded by the shard's buffer count.
+  static constexpr size_t hold_pause_at = 32;
 
   bool secure_reusable() const noexcept {
     return !_xf || (_tls_ready && !_tls_closed && _cin_head == _cin_tail && _out_len == 0 &&
@@ -171,8 +168,7 @@ class stream {
   char* _in = nullptr;
   size_t _in_head = 0;
   size_t _in_tail = 0;
-  held_buffer _held[held_max];
-  size_t _held_count = 0;
+  runtime::buffer_ring::queue _held;  // received buffers not yet copied (copy) or popped (hold)
   // Secure streams: the record layer, received ciphertext, and ciphertext waiting to be sent.
   std::unique_ptr<transform> _xf;
   bool _tls_ready = false;   // handshake done

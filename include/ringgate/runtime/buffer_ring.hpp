@@ -1,12 +1,14 @@
 // A provided-buffer ring (IORING_REGISTER_PBUF_RING): the kernel picks a free buffer for each
 // multishot recv completion, so idle connections hold no receive memory.
 // Invariant: a buffer id is either in the ring (kernel-owned) or held by exactly one consumer,
-// which returns it with recycle().
+// which returns it with recycle(). A consumer may keep the buffers it holds in a queue linked
+// through per-buffer slots owned here, so holding any number of them costs it 6 bytes.
 #pragma once
 
 #include <liburing.h>
 
 #include <cstdint>
+#include <memory>
 
 namespace rg::runtime {
 
@@ -30,6 +32,27 @@ class buffer_ring {
   uint32_t held() const noexcept { return _held; }
   void on_taken() noexcept { ++_held; }
 
+  // A FIFO of held buffers, each with the unconsumed part [offset, offset + len). Bounded only by
+  // the ring's count: a multishot recv may deliver many completions after its consumer asked it
+  // to pause, and none of those bytes may be dropped.
+  struct queue {
+    uint16_t head = 0;
+    uint16_t tail = 0;
+    uint16_t count = 0;
+    bool empty() const noexcept { return count == 0; }
+  };
+  struct piece {
+    uint16_t bid;
+    uint32_t offset;
+    uint32_t len;
+  };
+  void push(queue& q, uint16_t bid, uint32_t offset, uint32_t len) noexcept;
+  piece front(const queue& q) const noexcept { return _slots[q.head].part; }
+  // The front's first `n` bytes were used (n < its len).
+  void trim_front(queue& q, uint32_t n) noexcept;
+  // Removes the front without recycling it.
+  void pop(queue& q) noexcept;
+
  private:
   io_uring* _ring = nullptr;
   io_uring_buf_ring* _br = nullptr;
@@ -40,6 +63,11 @@ class buffer_ring {
   uint16_t _count = 0;
   uint32_t _bytes = 0;
   uint32_t _held = 0;
+  struct slot {
+    piece part;
+    uint16_t next;
+  };
+  std::unique_ptr<slot[]> _slots;  // one per buffer id
 };
 
 }  // namespace rg::runtime

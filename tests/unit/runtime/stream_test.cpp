@@ -1,15 +1,20 @@
 // net::stream over a socketpair on a real shard: multishot recv into provided buffers, sends,
-// read deadlines, abort, EOF, and a clean close.
+// read deadlines, abort, EOF, a clean close, and a reader slower than the sender (the recv
+// pauses; completions that were already on their way queue up, none is dropped).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <thread>
 
 #include <ringgate/net/stream.hpp>
 #include <ringgate/runtime/clock.hpp>
+#include <ringgate/runtime/sleep.hpp>
 
 using namespace rg::runtime;
 using rg::net::read_status;
@@ -117,6 +122,73 @@ TEST(stream, abort_wakes_the_reader) {
   });
   t.join();
   EXPECT_EQ(r.last, read_status::cancelled);
+  EXPECT_TRUE(r.closed);
+  close(sv[1]);
+}
+
+namespace {
+
+// Reads to EOF, but naps after each read, so that the recv completions pile up meanwhile: the
+// input block fills, the stream pauses its recv, and the completions the kernel had already
+// posted (many: buffers are small here) must queue behind the pause rather than fail the stream.
+task<void> slow_reader(stream& io, fixture_result& r) {
+  for (;;) {
+    r.received += io.input();  // consume everything first: read_more reports `full` otherwise
+    io.consume(io.input().size());
+    read_status st = co_await io.read_more(shard::current()->now_ns() + ms_to_ns(5000));
+    r.last = st;
+    if (st != read_status::data) break;
+    co_await sleep_for_ms(*shard::current(), 2);
+  }
+  co_await io.close();
+  r.closed = true;
+  shard::current()->stop();
+}
+
+}  // namespace
+
+TEST(stream, a_slow_reader_loses_nothing_to_completions_after_the_pause) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  std::string sent;
+  for (size_t i = 0; sent.size() < 1 << 20; ++i) sent += "line " + std::to_string(i) + "\n";
+  // Fill the socket before the shard starts, so the first recv finds far more than one input
+  // block (4 KiB) and many provided buffers (1 KiB each) of data waiting.
+  fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+  size_t off = 0;
+  while (off < sent.size()) {
+    ssize_t k = write(sv[1], sent.data() + off, sent.size() - off);
+    if (k <= 0) break;  // the socket is full
+    off += size_t(k);
+  }
+  ASSERT_GT(off, size_t(64 * 1024)) << "the socket took too little to exercise the pause";
+  fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) & ~O_NONBLOCK);
+  fixture_result r;
+  std::thread t([&] {
+    shard_options o;
+    o.recv_buffers = 256;
+    o.recv_buffer_bytes = 1024;
+    shard s(o);
+    block_pool pool(4096);
+    stream io(s, pool, sv[0]);
+    spawn(slow_reader(io, r));
+    s.run();
+  });
+  int write_errno = 0;
+  while (off < sent.size()) {
+    ssize_t k = write(sv[1], sent.data() + off, sent.size() - off);
+    if (k <= 0) {
+      write_errno = errno;
+      break;
+    }
+    off += size_t(k);
+  }
+  shutdown(sv[1], SHUT_WR);
+  t.join();
+  EXPECT_EQ(write_errno, 0) << strerror(write_errno);
+  EXPECT_EQ(r.last, read_status::eof);
+  EXPECT_EQ(r.received.size(), sent.size());
+  EXPECT_TRUE(r.received == sent) << "bytes lost or reordered";
   EXPECT_TRUE(r.closed);
   close(sv[1]);
 }
