@@ -160,11 +160,15 @@ void http_server::wait() {
   // The shard objects stay until ~server so counters can still be read after the threads exit.
 }
 
-std::vector<uint64_t> http_server::heartbeats() const {
-  std::vector<uint64_t> beats;
+std::vector<runtime::shard_beat> http_server::heartbeats() const {
+  std::vector<runtime::shard_beat> beats;
   for (auto& s : _shards) {
     shard_listener* srv = s.load(std::memory_order_acquire);
-    beats.push_back(srv ? srv->shard().heartbeat() : 0);
+    if (srv) {
+      beats.push_back({srv->shard().heartbeat(), srv->shard().looping()});
+    } else {
+      beats.push_back({});
+    }
   }
   return beats;
 }

@@ -5,6 +5,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <ringgate/net/socket.hpp>
 #include <ringgate/runtime/clock.hpp>
 #include <ringgate/runtime/log.hpp>
+#include <ringgate/runtime/watchdog.hpp>
 
 #include "systemd.hpp"
 
@@ -144,9 +146,7 @@ void control_loop(rg::gateway::gateway& gw, int sig_fd) {
   uint64_t ping_ns = wd_usec ? wd_usec * 1000 / 2 : 0;
   // A shard whose heartbeat (bumped every 100 ms by its loop) stands still this long is stalled.
   uint64_t stall_ns = std::max<uint64_t>(ping_ns, 300'000'000);
-  std::vector<uint64_t> beats = srv.heartbeats();
-  std::vector<uint64_t> changed_ns(beats.size(), rg::runtime::monotonic_ns());
-  uint64_t next_ping = rg::runtime::monotonic_ns();
+  rg::runtime::watchdog wd(ping_ns, stall_ns, rg::runtime::monotonic_ns());
   int signals = 0;
   while (!srv.stopped()) {
     int timeout_ms = 100;
@@ -173,27 +173,16 @@ void control_loop(rg::gateway::gateway& gw, int sig_fd) {
       }
     }
     uint64_t now = rg::runtime::monotonic_ns();
-    std::vector<uint64_t> cur = srv.heartbeats();
-    bool stalled = false;
-    for (size_t i = 0; i < cur.size() && i < beats.size(); ++i) {
-      if (cur[i] != beats[i]) {
-        beats[i] = cur[i];
-        changed_ns[i] = now;
-      } else if (cur[i] != 0 && now - changed_ns[i] > stall_ns) {
-        stalled = true;
-      }
+    rg::runtime::watchdog::verdict v = wd.tick(srv.heartbeats(), now);
+    if (v == rg::runtime::watchdog::verdict::ping) {
+      rg::sd_notify_send("WATCHDOG=1");
+    } else if (v == rg::runtime::watchdog::verdict::withhold) {
+      rg::log::error("a shard loop is stalled: withholding the watchdog ping",
+                     {{"shard", wd.stalled_shard()}});
     }
     if (now >= next_dns && !srv.draining()) {
       gw.refresh_dns();  // blocking getaddrinfo: here, never on a shard
       next_dns = now + dns_refresh_ns;
-    }
-    if (ping_ns && now >= next_ping) {
-      if (!stalled) {
-        rg::sd_notify_send("WATCHDOG=1");
-      } else {
-        rg::log::error("a shard loop is stalled: withholding the watchdog ping");
-      }
-      next_ping = now + ping_ns;
     }
   }
 }

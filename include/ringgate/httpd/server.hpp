@@ -14,6 +14,7 @@
 
 #include <ringgate/config/config.hpp>
 #include <ringgate/net/socket.hpp>
+#include <ringgate/runtime/watchdog.hpp>
 #include <ringgate/tls/tls.hpp>
 
 namespace rg::runtime {
@@ -72,8 +73,9 @@ class http_server {
   void wait();
   bool stopped() const noexcept { return _running.load(std::memory_order_acquire) == 0; }
 
-  // Per-shard loop heartbeats for the systemd watchdog (0 for a shard that is not running).
-  std::vector<uint64_t> heartbeats() const;
+  // Per-shard loop heartbeats for the systemd watchdog; `looping` is false for a shard that has
+  // not started or has finished (drained), whose heartbeat is still without being stalled.
+  std::vector<runtime::shard_beat> heartbeats() const;
   server_counters counters() const;
   // Per shard, readable from any thread: {loop turns, io_uring completions}.
   std::vector<std::pair<uint64_t, uint64_t>> loop_figures() const;
