@@ -72,15 +72,13 @@ void shard_listener::on_accept(int res, uint32_t flags) noexcept {
     if (_local_drain) {
       ::close(res);
     } else if (_live >= _cfg.limits.connections_per_shard_max) {
-      ::close(res);  // shed: over the per-shard connection limit
-      listener_counters::bump(_counters.shed);
+      shed(res);  // over the per-shard connection limit
     } else if (connection* c = acquire(res)) {
       net::set_nodelay(res);
       listener_counters::bump(_counters.accepted);
       runtime::spawn(serve_connection(*this, *c));
     } else {
-      ::close(res);
-      listener_counters::bump(_counters.shed);
+      shed(res);  // no memory for another slot chunk
     }
   } else if (res != -ECANCELED) {
     // EMFILE/ENFILE/ENOMEM: back off briefly instead of spinning on a failing accept.
@@ -96,6 +94,22 @@ void shard_listener::on_accept(int res, uint32_t flags) noexcept {
     } else {
       arm_accept();
     }
+  }
+}
+
+// Counted before the close, so a client that sees the close finds it in the next scrape. Logged
+// at most every 10 s per shard: a flood of connections must not become a flood of log lines.
+void shard_listener::shed(int fd) noexcept {
+  listener_counters::bump(_counters.shed);
+  ::close(fd);
+  uint64_t now = _shard.now_ns();
+  if (now >= _shed_log_after_ns) {
+    _shed_log_after_ns = now + 10'000'000'000;
+    log::warn("connection limit reached: closing new connections",
+              {{"shard", _shard.id()},
+               {"connections", _live},
+               {"connections_per_shard_max", _cfg.limits.connections_per_shard_max},
+               {"shed_total", _counters.shed.load(std::memory_order_relaxed)}});
   }
 }
 
@@ -192,12 +206,16 @@ void shard_listener::on_drain_deadline(runtime::timer&, void* ctx) noexcept {
 }
 
 void shard_listener::maybe_finish() noexcept {
-  if (_accept_armed || _live > 0) return;
-  _shard.timers().cancel(_drain_timer);
+  if (_accept_armed) return;  // its cancelled completion comes back here
+  // Stop accepting for real as soon as no accept refers to the socket: a closed listener makes
+  // the kernel refuse new connections (or hand them to a shard not yet draining) instead of
+  // queueing them in a backlog nobody accepts from until in-flight requests finish.
   if (_listen_fd >= 0) {
     ::close(_listen_fd);
     _listen_fd = -1;
   }
+  if (_live > 0) return;
+  _shard.timers().cancel(_drain_timer);
   _shard.stop();
 }
 

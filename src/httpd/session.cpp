@@ -84,15 +84,15 @@ runtime::task<void> linger_close(shard_listener& l, connection& conn) {
 
 enum class wait_result : uint8_t { ready, closed };
 
-// Waits for the first byte of the next request with no per-request state held.
-runtime::task<wait_result> wait_for_request(shard_listener& l, connection& conn, bool first) {
+// Waits for the first byte of the next request with no per-request state held, until
+// `deadline_ns` (the connection's head deadline for the first request, else the idle timeout).
+runtime::task<wait_result> wait_for_request(shard_listener& l, connection& conn,
+                                            uint64_t deadline_ns) {
   while (conn.io.input().empty()) {
     conn.idle = true;
     if (l.draining()) co_return wait_result::closed;
     conn.io.release_input_if_empty();
-    const auto& t = l.cfg().timeouts;
-    uint64_t deadline = l.shard().now_ns() + ms_to_ns(first ? t.header_read_ms : t.keepalive_idle_ms);
-    read_status rs = co_await conn.io.read_more(deadline);
+    read_status rs = co_await conn.io.read_more(deadline_ns);
     conn.idle = false;
     if (rs != read_status::data) co_return wait_result::closed;
   }
@@ -102,11 +102,12 @@ runtime::task<wait_result> wait_for_request(shard_listener& l, connection& conn,
 
 enum class step : uint8_t { next, close, close_lingering };
 
-// One request: head, body, handler. Leaves any answer in rs.out for the caller to flush.
+// One request: head (complete by `head_deadline`), body, handler. Leaves any answer in rs.out
+// for the caller to flush.
 runtime::task<step> serve_one(shard_listener& l, connection& conn,
-                              shard_listener::request_state& rs, uint32_t served) {
+                              shard_listener::request_state& rs, uint32_t served,
+                              uint64_t head_deadline) {
   rs.parser.reset();
-  uint64_t head_deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.header_read_ms);
   http::head_result hr;
   for (;;) {
     hr = rs.parser.parse(conn.io.input(), rs.head);
@@ -170,13 +171,12 @@ runtime::task<step> serve_one(shard_listener& l, connection& conn,
   co_return ex.mode() == close_mode::keep_alive && !conn.io.aborted() ? step::next : step::close;
 }
 
-// Inbound TLS: the handshake must complete within the header deadline. False: close.
-runtime::task<bool> accept_tls(shard_listener& l, connection& conn) {
+// Inbound TLS: the handshake must complete by `deadline` (the first head's). False: close.
+runtime::task<bool> accept_tls(shard_listener& l, connection& conn, uint64_t deadline) {
   auto s = tls::session::server(*l.tls());
   if (!s) co_return false;
   const tls::session& session = *s;
   conn.io.set_transform(std::move(s));
-  uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.header_read_ms);
   int rc = co_await conn.io.handshake(deadline);
   if (rc != 0) {
     tls::failure why = session.failure_for(rc);
@@ -194,8 +194,14 @@ runtime::task<bool> accept_tls(shard_listener& l, connection& conn) {
 }  // namespace
 
 runtime::task<void> serve_connection(shard_listener& l, connection& conn) {
+  const auto& t = l.cfg().timeouts;
+  // Like nginx's client_header_timeout: one deadline from accept for the TLS handshake, the first
+  // byte and the whole first head, so a slowloris cannot spend header_read_ms waiting to start
+  // and then header_read_ms again dribbling. Later requests get header_read_ms from their first
+  // byte, after at most keepalive_idle_ms of idling.
+  const uint64_t first_head_deadline = l.shard().now_ns() + ms_to_ns(t.header_read_ms);
   if (l.tls()) {
-    bool ok = co_await accept_tls(l, conn);
+    bool ok = co_await accept_tls(l, conn, first_head_deadline);
     if (!ok) {
       co_await conn.io.close();
       l.release(conn);
@@ -209,7 +215,7 @@ runtime::task<void> serve_connection(shard_listener& l, connection& conn) {
     if (conn.io.input().empty()) {
       // Flush pipelined answers and give the request state back before waiting idle.
       if (rs && !rs->out.empty()) {
-        uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.send_ms);
+        uint64_t deadline = l.shard().now_ns() + ms_to_ns(t.send_ms);
         int rc = co_await rs->out.flush(conn.io, deadline);
         if (rc != 0) break;
       }
@@ -217,25 +223,29 @@ runtime::task<void> serve_connection(shard_listener& l, connection& conn) {
         l.release_request(rs);
         rs = nullptr;
       }
-      wait_result w = co_await wait_for_request(l, conn, served == 0);
+      uint64_t idle_deadline =
+          served == 0 ? first_head_deadline : l.shard().now_ns() + ms_to_ns(t.keepalive_idle_ms);
+      wait_result w = co_await wait_for_request(l, conn, idle_deadline);
       if (w != wait_result::ready) break;
     }
     if (!rs && !(rs = l.acquire_request())) break;
-    step s = co_await serve_one(l, conn, *rs, served);
+    uint64_t head_deadline =
+        served == 0 ? first_head_deadline : l.shard().now_ns() + ms_to_ns(t.header_read_ms);
+    step s = co_await serve_one(l, conn, *rs, served, head_deadline);
     ++served;
     if (s != step::next) {
       linger = s == step::close_lingering;
       break;
     }
     if (rs->out.nearly_full()) {
-      uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.send_ms);
+      uint64_t deadline = l.shard().now_ns() + ms_to_ns(t.send_ms);
       int rc = co_await rs->out.flush(conn.io, deadline);
       if (rc != 0) break;
     }
   }
   if (rs) {
     if (!rs->out.empty() && !conn.io.aborted()) {
-      uint64_t deadline = l.shard().now_ns() + ms_to_ns(l.cfg().timeouts.send_ms);
+      uint64_t deadline = l.shard().now_ns() + ms_to_ns(t.send_ms);
       int rc = co_await rs->out.flush(conn.io, deadline);
       if (rc == 0 && linger) co_await linger_close(l, conn);
     }

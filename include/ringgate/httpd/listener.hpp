@@ -56,8 +56,9 @@ class shard_listener {
   shard_listener& operator=(const shard_listener&) = delete;
 
   void start();
-  // On the shard thread: stop accepting, close idle connections, arm the drain deadline. The
-  // shard stops once no connection and no accept remain.
+  // On the shard thread: stop accepting (the listening socket closes as soon as its accept is
+  // cancelled), close idle connections, arm the drain deadline. The shard stops once no
+  // connection and no accept remain.
   void drain() noexcept;
   void abort_all() noexcept;
 
@@ -90,6 +91,7 @@ class shard_listener {
   void arm_accept() noexcept;
   void on_accept(int res, uint32_t flags) noexcept;
   connection* acquire(int fd) noexcept;
+  void shed(int fd) noexcept;
   void maybe_finish() noexcept;
   static void on_drain_deadline(runtime::timer& t, void* ctx) noexcept;
   static void on_accept_retry(runtime::timer& t, void* ctx) noexcept;
@@ -103,6 +105,7 @@ class shard_listener {
   int _listen_fd;
   bool _accept_armed = false;
   bool _local_drain = false;
+  uint64_t _shed_log_after_ns = 0;
   accept_op _accept;
   runtime::timer _drain_timer;
   runtime::timer _accept_retry_timer;
