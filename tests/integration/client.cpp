@@ -220,17 +220,25 @@ void client::close() {
   _fd = -1;
 }
 
-bool client::connect(uint16_t port) {
+bool client::connect(uint16_t port, const connect_options& opts) {
   close();
   _buf.clear();
   _eof = false;
+  _connect_errno = 0;
   _fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (_fd < 0) return _error = std::string("socket: ") + std::strerror(errno), false;
+  if (opts.rcvbuf_bytes > 0) {
+    ::setsockopt(_fd, SOL_SOCKET, SO_RCVBUF, &opts.rcvbuf_bytes, sizeof opts.rcvbuf_bytes);
+  }
+  if (opts.sndbuf_bytes > 0) {
+    ::setsockopt(_fd, SOL_SOCKET, SO_SNDBUF, &opts.sndbuf_bytes, sizeof opts.sndbuf_bytes);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    _connect_errno = errno;
     _error = "connect 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno);
     close();
     return false;
@@ -338,6 +346,20 @@ bool client::readable(ms timeout) {
   if (_eof || !_buf.empty()) return true;
   pollfd p{_fd, POLLIN, 0};
   return ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
+}
+
+bool client::wait_hangup(ms timeout) {
+  if (_eof) return true;
+  auto deadline = steady::now() + timeout;
+  for (;;) {
+    pollfd p{_fd, POLLRDHUP, 0};
+    int r = ::poll(&p, 1, remaining_ms(deadline));
+    if (r < 0 && errno == EINTR) continue;
+    if (r > 0) return true;  // only POLLRDHUP, POLLHUP or POLLERR can be reported
+    _error = r == 0 ? "connection not closed within " + std::to_string(timeout.count()) + " ms"
+                    : std::string("poll: ") + std::strerror(errno);
+    return false;
+  }
 }
 
 std::string get_request(std::string_view path, std::string_view extra_headers) {

@@ -356,6 +356,17 @@ std::optional<std::string> notify_listener::wait_for(std::string_view needle, ms
   }
 }
 
+void notify_listener::skip_pending() {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(_fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    _received.emplace_back(buf, static_cast<size_t>(n));
+  }
+  _scanned = _received.size();
+}
+
 std::string notify_listener::history() const {
   std::string out;
   for (const auto& d : _received) {

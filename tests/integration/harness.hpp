@@ -134,6 +134,12 @@ struct http_response {
   bool connection_close() const;
 };
 
+// Socket options applied before connect() (so that they shape the TCP window).
+struct connect_options {
+  int rcvbuf_bytes = 0;  // SO_RCVBUF when > 0: a small receive window (a client slow to read)
+  int sndbuf_bytes = 0;  // SO_SNDBUF when > 0
+};
+
 // A blocking-free TCP client for one connection: every read has a deadline.
 class client {
  public:
@@ -144,7 +150,9 @@ class client {
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
-  bool connect(uint16_t port);
+  bool connect(uint16_t port, const connect_options& opts = {});
+  // errno of the last failed connect() (ECONNREFUSED: nothing listens), else 0.
+  int connect_errno() const { return _connect_errno; }
   // Sends every byte; false when the peer has gone (EPIPE/ECONNRESET) or on any other error.
   bool send(std::string_view bytes);
   // Reads one complete response (Content-Length, chunked, or until close when neither; 1xx,
@@ -155,6 +163,9 @@ class client {
   bool wait_closed(ms timeout);
   // True when data or EOF is ready to read now (non-blocking check).
   bool readable(ms timeout = 0ms);
+  // True when the peer closes or resets the connection within `timeout`, seen without reading
+  // anything (POLLRDHUP/POLLHUP/POLLERR), for clients that must not drain their receive window.
+  bool wait_hangup(ms timeout);
   const std::string& buffered() const { return _buf; }
   const std::string& last_error() const { return _error; }
   int fd() const { return _fd; }
@@ -167,6 +178,7 @@ class client {
   int _fd = -1;
   std::string _buf;
   bool _eof = false;
+  int _connect_errno = 0;
   std::string _error;
 };
 
@@ -193,6 +205,9 @@ class notify_listener {
   // Receives datagrams until one not yet consumed contains `needle` as a whole line (e.g.
   // "READY=1"); returns it and consumes every datagram up to it.
   std::optional<std::string> wait_for(std::string_view needle, ms timeout);
+  // Receives whatever has arrived and marks every datagram so far consumed, so that a later
+  // wait_for() sees only what is sent from now on.
+  void skip_pending();
   // Every datagram received so far, joined by " | " (for failure messages).
   std::string history() const;
 
