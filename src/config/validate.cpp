@@ -19,6 +19,18 @@ constexpr std::array managed_headers = {"host",       "content-length", "transfe
                                         "connection", "keep-alive",     "upgrade",
                                         "te",         "trailer",        "proxy-connection"};
 
+// Client headers that never travel upstream (see never_forwarded() in config.hpp): the framing
+// and hop-by-hop ones above plus Expect, credentials (every provider's spelling), cookies, and
+// the headers the gateway writes itself.
+constexpr std::array never_forwarded_headers = {
+    "host",        "content-length", "transfer-encoding",
+    "connection",  "keep-alive",     "upgrade",
+    "te",          "trailer",        "proxy-connection",
+    "expect",      "authorization",  "proxy-authorization",
+    "x-api-key",   "api-key",        "x-goog-api-key",
+    "cookie",      "content-type",   "accept-encoding",
+    "x-request-id"};
+
 std::string at(std::string_view parent, size_t index) {
   return std::string(parent) + "[" + std::to_string(index) + "]";
 }
@@ -117,8 +129,7 @@ class validator {
       std::string low = lower(std::string(name));
       if (name.empty() || !is_token(std::string(name)))
         fail(hp, quoted(h) + " is not a header name (a trailing * matches a prefix)");
-      else if (one_of(low, managed_headers) || low == "authorization" || low == "x-api-key" ||
-               low == "cookie" || low == "proxy-authorization")
+      else if (never_forwarded(low))
         fail(hp, quoted(h) + " may not be forwarded (credentials and framing stay behind)");
     }
   }
@@ -226,3 +237,20 @@ void validate(const config& cfg, diagnostics& diag) {
 }
 
 }  // namespace rg::config::detail
+
+namespace rg::config {
+
+bool never_forwarded(std::string_view header_name) noexcept {
+  auto lower_is = [header_name](std::string_view name) {
+    if (name.size() != header_name.size()) return false;
+    for (size_t i = 0; i < name.size(); ++i) {
+      char c = header_name[i];
+      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+      if (c != name[i]) return false;
+    }
+    return true;
+  };
+  return std::ranges::any_of(detail::never_forwarded_headers, lower_is);
+}
+
+}  // namespace rg::config

@@ -1,15 +1,15 @@
+// The upstream header allowlist (see headers.hpp). Invariant: a header config::never_forwarded()
+// names is refused before any rule is looked at, so no configured rule (a prefix least of all)
+// can let one through.
 #include "headers.hpp"
+
+#include <ringgate/config/config.hpp>
 
 namespace rg::gateway {
 namespace {
 
 // Always forwarded.
 constexpr std::string_view forwarded_headers[] = {"accept", "user-agent", "openai-beta"};
-
-// Written by the gateway itself: never copied from the client, whatever the config says.
-constexpr std::string_view own_headers[] = {
-    "host",         "content-type",  "content-length", "accept-encoding",
-    "x-request-id", "authorization", "connection",     "transfer-encoding"};
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -29,9 +29,7 @@ bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
 }  // namespace
 
 bool forwarded_header(std::span<const forward_rule> extra, std::string_view name) noexcept {
-  for (std::string_view own : own_headers) {
-    if (iequals(name, own)) return false;
-  }
+  if (config::never_forwarded(name)) return false;
   for (std::string_view allowed : forwarded_headers) {
     if (iequals(name, allowed)) return true;
   }

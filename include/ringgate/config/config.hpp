@@ -139,6 +139,12 @@ struct listen_address {
 };
 std::expected<listen_address, std::string> parse_listen(std::string_view text);
 
+// True for a client request header that never travels upstream whatever `forward_headers` says
+// (any case): framing and hop-by-hop headers, Expect and Upgrade, credentials and cookies, and the
+// headers the gateway writes itself. The validator rejects forward_headers that name one; the
+// gateway checks it before any configured rule, so a prefix rule cannot match one either.
+bool never_forwarded(std::string_view header_name) noexcept;
+
 std::optional<log_level> parse_log_level(std::string_view text);
 std::optional<log_format> parse_log_format(std::string_view text);
 
