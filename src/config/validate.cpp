@@ -12,6 +12,9 @@ namespace rg::config::detail {
 namespace {
 
 constexpr std::array kinds = {"openai", "anthropic", "gemini", "bedrock", "azure"};
+// Kinds with a translator today; the others are known names that are refused until theirs exists
+// (spoken to as OpenAI they would fail on every request).
+constexpr std::array supported_kinds = {"openai"};
 constexpr std::array balancers = {"weighted", "least_outstanding", "p2c_ewma"};
 constexpr std::array budget_periods = {"daily", "monthly", "total"};
 // Framing and hop-by-hop headers the gateway computes itself for every upstream request.
@@ -111,6 +114,9 @@ class validator {
       fail(path + ".kind", "required (one of " + joined(kinds) + ")");
     else if (!one_of(p.kind, kinds))
       fail(path + ".kind", quoted(p.kind) + " is not one of " + joined(kinds));
+    else if (!one_of(p.kind, supported_kinds))
+      fail(path + ".kind",
+           quoted(p.kind) + " is not supported yet (supported: " + joined(supported_kinds) + ")");
     base_url(p.base_url, path + ".base_url");
     for (const auto& [header, value] : p.headers) {
       const std::string hp = path + ".headers." + header;

@@ -61,7 +61,7 @@ struct provider_tls {
 
 struct provider_config {
   std::string name;
-  std::string kind;  // openai | anthropic | gemini | bedrock | azure
+  std::string kind;  // openai (anthropic | gemini | bedrock | azure: not supported yet)
   std::string base_url;
   std::string api_key;  // secret: never logged; redacted in /admin/config
   std::vector<std::pair<std::string, std::string>> headers;

@@ -1,5 +1,5 @@
-// Provider options beyond the basics: forward_headers that name a header the gateway never
-// forwards. Messages are checked as exact text.
+// Provider options beyond the basics: kinds known but not supported yet, and forward_headers that
+// name a header the gateway never forwards. Messages are checked as exact text.
 #include <ringgate/config/config.hpp>
 
 #include <gtest/gtest.h>
@@ -21,6 +21,15 @@ std::string error_of(std::string_view text) {
 
 const std::string provider =
     "[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://h\"\n";
+
+TEST(ProviderKind, KnownButUnsupportedKindsAreRefused) {
+  for (std::string kind : {"anthropic", "gemini", "bedrock", "azure"}) {
+    EXPECT_EQ(
+        error_of("[[providers]]\nname = \"p\"\nkind = \"" + kind +
+                 "\"\nbase_url = \"https://h\"\n"),
+        "t.toml:3: providers[0].kind: \"" + kind + "\" is not supported yet (supported: openai)");
+  }
+}
 
 TEST(ForwardHeaders, NeverForwardedNamesAreRefused) {
   for (std::string name : {"Expect", "Upgrade", "TE", "Keep-Alive", "Trailer", "Proxy-Connection",
