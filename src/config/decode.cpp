@@ -58,6 +58,9 @@ struct int_range {
   uint64_t max = std::numeric_limits<uint64_t>::max();
 };
 constexpr int_range positive{.min = 1};
+// Connections one shard may hold to one endpoint: far above any sane setting, well below the
+// descriptor limit a typo would otherwise run into.
+constexpr uint64_t pool_connections_max = 1'000'000;
 
 class decoder {
  public:
@@ -218,6 +221,24 @@ class decoder {
         integer(v, p, pc.idle_timeout_ms, positive);
       else if (k == "total_timeout_ms")
         integer(v, p, pc.total_timeout_ms, positive);
+      else if (k == "pool")
+        pool(v, p, pc.pool);
+      else
+        unknown(k, p);
+    }
+  }
+
+  void pool(const toml::node& n, const std::string& path, provider_pool& out) {
+    const toml::table* t = table(n, path);
+    if (!t) return;
+    for (auto&& [k, v] : *t) {
+      const std::string p = child(path, k.str());
+      if (k == "idle_max")
+        integer(v, p, out.idle_max, {.max = pool_connections_max});
+      else if (k == "idle_timeout_ms")
+        integer(v, p, out.idle_timeout_ms, positive);
+      else if (k == "connections_max")
+        integer(v, p, out.connections_max, {.min = 1, .max = pool_connections_max});
       else
         unknown(k, p);
     }

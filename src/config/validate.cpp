@@ -21,7 +21,6 @@ constexpr std::array budget_periods = {"daily", "monthly", "total"};
 constexpr std::array managed_headers = {"host",       "content-length", "transfer-encoding",
                                         "connection", "keep-alive",     "upgrade",
                                         "te",         "trailer",        "proxy-connection"};
-
 // Client headers that never travel upstream (see never_forwarded() in config.hpp): the framing
 // and hop-by-hop ones above plus Expect, credentials (every provider's spelling), cookies, and
 // the headers the gateway writes itself.
@@ -118,6 +117,10 @@ class validator {
       fail(path + ".kind",
            quoted(p.kind) + " is not supported yet (supported: " + joined(supported_kinds) + ")");
     base_url(p.base_url, path + ".base_url");
+    if (p.pool.idle_max > p.pool.connections_max && !_diag.failed(path + ".pool")) {
+      fail(path + ".pool.idle_max",
+           "must be <= pool.connections_max (" + std::to_string(p.pool.connections_max) + ")");
+    }
     for (const auto& [header, value] : p.headers) {
       const std::string hp = path + ".headers." + header;
       if (!is_token(header))

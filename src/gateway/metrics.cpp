@@ -25,6 +25,7 @@ constexpr uint32_t endpoint_count = uint32_t(endpoint::count_);
 // Upstream failure kinds: the error codes the proxy reports, plus an upstream 5xx answer.
 constexpr std::string_view upstream_error_kinds[] = {"upstream_error", "upstream_timeout",
                                                      "upstream_stream_failed", "upstream_tls_error",
+                                                     "upstream_pool_exhausted",
                                                      "status_5xx"};  // status_5xx stays last
 constexpr uint32_t error_kind_count = std::size(upstream_error_kinds);
 

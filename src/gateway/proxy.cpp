@@ -311,6 +311,11 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
       fail(c, 502, msg, "upstream_tls_error");
       break;
     }
+    if (!conn && conn.error().kind == error_kind::limit) {
+      // Logged (rate-limited) and counted by the pool; nothing was sent.
+      fail(c, 503, "upstream connection pool exhausted", "upstream_pool_exhausted");
+      break;
+    }
     if (!conn) {
       bool timeout = conn.error().kind == error_kind::timeout;
       fail(c, timeout ? 504 : 502,

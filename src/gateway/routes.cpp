@@ -32,6 +32,9 @@ std::expected<std::unique_ptr<route_table>, std::string> route_table::build(
     opts->first_byte_timeout_ms = p.first_byte_timeout_ms;
     opts->idle_timeout_ms = p.idle_timeout_ms;
     opts->total_timeout_ms = p.total_timeout_ms;
+    opts->pool_idle_per_shard_max = p.pool.idle_max;
+    opts->pool_idle_timeout_ms = p.pool.idle_timeout_ms;
+    opts->pool_connections_per_shard_max = p.pool.connections_max;
     provider_route r;
     r.name = p.name;
     r.kind = p.kind;

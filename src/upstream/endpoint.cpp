@@ -101,15 +101,16 @@ bool endpoint::address(net::address& out) const noexcept {
   }
 }
 
-bool endpoint::claim_log(uint64_t now_ns, uint64_t interval_ns,
+bool endpoint::claim_log(log_topic topic, uint64_t now_ns, uint64_t interval_ns,
                          uint64_t& suppressed) const noexcept {
-  uint64_t last = _log_ns.load(std::memory_order_relaxed);
+  std::atomic<uint64_t>& at = _log_ns[size_t(topic)];
+  uint64_t last = at.load(std::memory_order_relaxed);
   if ((last != 0 && now_ns - last < interval_ns) ||
-      !_log_ns.compare_exchange_strong(last, now_ns, std::memory_order_relaxed)) {
-    _log_suppressed.fetch_add(1, std::memory_order_relaxed);
+      !at.compare_exchange_strong(last, now_ns, std::memory_order_relaxed)) {
+    _log_suppressed[size_t(topic)].fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  suppressed = _log_suppressed.exchange(0, std::memory_order_relaxed);
+  suppressed = _log_suppressed[size_t(topic)].exchange(0, std::memory_order_relaxed);
   return true;
 }
 

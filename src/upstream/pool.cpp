@@ -30,6 +30,71 @@ runtime::task<void> watch_idle(pool& p, connection& c) {
   p.unlink_idle(c);
   ++p._counters.idle_closed;
   runtime::spawn(close_connection(p, &c));
+  p.wake_one();
+}
+
+// An acquire blocked on a full pool, living in its coroutine frame. Its timer fires at the
+// deadline, or at once when wake_one() picks it: either way the loop resumes it, not the caller
+// of release(), whose own coroutine must not be re-entered.
+struct pool::waiter {
+  pool& p;
+  uint64_t deadline_ns;
+  bool front;  // a waiter that lost its turn to a newcomer keeps its place at the head
+  std::coroutine_handle<> handle;
+  runtime::timer timer;
+  waiter* prev = nullptr;
+  waiter* next = nullptr;
+  bool queued = false;
+  bool woken = false;
+
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    handle = h;
+    timer.set_callback(&waiter::fire, this);
+    p.enqueue(*this, front);
+    p._shard.timers().arm(timer, deadline_ns);
+  }
+  bool await_resume() const noexcept { return woken; }
+  static void fire(runtime::timer&, void* ctx) noexcept {
+    auto* w = static_cast<waiter*>(ctx);
+    if (w->queued) w->p.dequeue(*w);  // the deadline passed first
+    w->handle.resume();
+  }
+};
+
+void pool::enqueue(waiter& w, bool front) noexcept {
+  if (front) {
+    w.next = _wait_head;
+    if (_wait_head) _wait_head->prev = &w;
+    _wait_head = &w;
+    if (!_wait_tail) _wait_tail = &w;
+  } else {
+    w.prev = _wait_tail;
+    if (_wait_tail) _wait_tail->next = &w;
+    _wait_tail = &w;
+    if (!_wait_head) _wait_head = &w;
+  }
+  w.queued = true;
+  ++_waiting;
+}
+
+void pool::dequeue(waiter& w) noexcept {
+  if (w.prev) w.prev->next = w.next;
+  if (w.next) w.next->prev = w.prev;
+  if (_wait_head == &w) _wait_head = w.next;
+  if (_wait_tail == &w) _wait_tail = w.prev;
+  w.prev = w.next = nullptr;
+  w.queued = false;
+  --_waiting;
+}
+
+// A connection went idle or a slot came free: the longest waiter gets the first chance at it.
+void pool::wake_one() noexcept {
+  waiter* w = _wait_head;
+  if (!w) return;
+  dequeue(*w);
+  w->woken = true;
+  _shard.timers().arm(w->timer, _shard.now_ns());
 }
 
 pool::pool(runtime::shard& s, runtime::block_pool& input_blocks, const endpoint& ep,
@@ -39,10 +104,10 @@ pool::pool(runtime::shard& s, runtime::block_pool& input_blocks, const endpoint&
 pool::~pool() {
   // The owner drains the pool (close_idle, leases returned) before the shard stops; anything left
   // here is a bug, and freeing it would leave the kernel a dangling pointer.
-  if (_idle_count || _leased_count || _closing) {
+  if (_idle_count || _leased_count || _closing || _connecting || _waiting) {
     log::error("upstream pool destroyed while in use",
                {{"provider", _ep.options().provider}, {"idle", _idle_count},
-                {"leased", _leased_count}});
+                {"leased", _leased_count}, {"connecting", _connecting}, {"waiting", _waiting}});
   }
 }
 
@@ -54,8 +119,9 @@ void pool::unlink_idle(connection& c) noexcept {
   --_idle_count;
 }
 
-runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) {
-  while (!fresh_only && _idle_head) {
+// The most recently used idle connection that is still reusable, leased; null when none is.
+connection* pool::take_idle() noexcept {
+  while (_idle_head) {
     connection* c = _idle_head;
     unlink_idle(*c);
     c->leased = true;
@@ -69,8 +135,44 @@ runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) 
     ++c->uses;
     ++_leased_count;
     ++_counters.reuses;
-    co_return c;
+    return c;
   }
+  return nullptr;
+}
+
+runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) {
+  const uint32_t cap = _ep.options().pool_connections_per_shard_max;
+  uint64_t wait_deadline = 0;
+  bool waited = false;
+  for (;;) {
+    if (!fresh_only) {
+      if (connection* c = take_idle()) co_return c;
+    }
+    if (total() < cap) break;
+    if (_idle_head) {
+      // Full, but with idle connections this caller may not use (fresh_only): make room.
+      ++_counters.idle_closed;
+      drop_idle(*_idle_head);
+      continue;
+    }
+    if (wait_deadline == 0) {
+      wait_deadline = _shard.now_ns() + runtime::ms_to_ns(_ep.options().connect_timeout_ms);
+      ++_counters.waits;
+    }
+    bool woken = co_await waiter{*this, wait_deadline, waited};
+    waited = true;
+    if (!woken) {
+      ++_counters.exhausted;
+      note_exhausted();
+      co_return std::unexpected(error{error_kind::limit, error_source::gateway, true, EBUSY,
+                                      "upstream connection pool exhausted"});
+    }
+  }
+  co_return co_await connect_new();
+}
+
+// Opens, connects (and for https, verifies) a new connection, counted as connecting meanwhile.
+runtime::task<std::expected<connection*, error>> pool::connect_new() {
   net::address addr;
   if (!_ep.address(addr)) {
     co_return std::unexpected(error{error_kind::io, error_source::upstream, true, EHOSTUNREACH,
@@ -81,6 +183,7 @@ runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) 
     co_return std::unexpected(error{error_kind::io, error_source::gateway, true, errno, "socket"});
   }
   net::set_nodelay(fd);
+  ++_connecting;
   runtime::io_call call(_shard);
   io_uring_prep_connect(call.sqe(), fd, addr.sa(), addr.len);
   int res;
@@ -95,6 +198,8 @@ runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) 
   if (res < 0) {
     ::close(fd);
     ++_counters.connect_errors;
+    --_connecting;
+    wake_one();
     if (timed_out) {
       co_return std::unexpected(
           error{error_kind::timeout, error_source::upstream, true, ETIMEDOUT, "connect"});
@@ -107,9 +212,12 @@ runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) 
     auto ok = co_await secure(*c);
     if (!ok) {
       runtime::spawn(close_connection(*this, c));
+      --_connecting;
+      wake_one();
       co_return std::unexpected(ok.error());
     }
   }
+  --_connecting;
   c->leased = true;
   c->uses = 1;
   ++_leased_count;
@@ -148,10 +256,27 @@ void pool::note_tls_failure(tls::failure why, int detail) noexcept {
   if (_tls_observer) _tls_observer->tls_failure(_shard.id(), _tls_tag, why);
   constexpr uint64_t log_interval_ns = 10'000'000'000;
   uint64_t suppressed = 0;
-  if (!_ep.claim_log(_shard.now_ns(), log_interval_ns, suppressed)) return;
+  if (!_ep.claim_log(log_topic::tls_failure, _shard.now_ns(), log_interval_ns, suppressed)) {
+    return;
+  }
   log::warn("upstream TLS handshake failed",
             {{"provider", _ep.options().provider}, {"host", _ep.options().host},
              {"reason", tls::label(why)}, {"mbedtls_error", detail},
+             {"suppressed_since_last", suppressed}});
+}
+
+// Counted by the caller; logs at most once per endpoint per interval (across shards).
+void pool::note_exhausted() noexcept {
+  constexpr uint64_t log_interval_ns = 10'000'000'000;
+  uint64_t suppressed = 0;
+  if (!_ep.claim_log(log_topic::pool_exhausted, _shard.now_ns(), log_interval_ns, suppressed)) {
+    return;
+  }
+  const auto& o = _ep.options();
+  log::warn("upstream connection pool exhausted",
+            {{"provider", o.provider}, {"host", o.host},
+             {"connections_max", o.pool_connections_per_shard_max},
+             {"waited_ms", o.connect_timeout_ms}, {"waiting", _waiting},
              {"suppressed_since_last", suppressed}});
 }
 
@@ -168,20 +293,27 @@ void pool::release(connection* c, reuse r) noexcept {
     ++_idle_count;
     c->io.release_input_if_empty();
     runtime::spawn(watch_idle(*this, *c));
+    wake_one();
     return;
   }
   runtime::spawn(close_connection(*this, c));
+  wake_one();
+}
+
+// Closes an idle connection now; its watcher returns without touching it.
+void pool::drop_idle(connection& c) noexcept {
+  unlink_idle(c);
+  c.leased = true;  // so the watcher returns without closing it again
+  if (c.watched) c.io.interrupt_reader();
+  c.leased = false;
+  runtime::spawn(close_connection(*this, &c));
 }
 
 void pool::close_idle() noexcept {
   _draining = true;
   while (_idle_head) {
-    connection* c = _idle_head;
-    unlink_idle(*c);
-    c->leased = true;  // so the watcher returns without closing it again
-    if (c->watched) c->io.interrupt_reader();
-    c->leased = false;
-    runtime::spawn(close_connection(*this, c));
+    drop_idle(*_idle_head);
+    wake_one();
   }
 }
 

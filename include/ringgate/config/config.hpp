@@ -59,6 +59,13 @@ struct provider_tls {
   bool insecure_skip_verify = false;
 };
 
+// Each shard's keep-alive pool for one provider endpoint (every figure is per shard).
+struct provider_pool {
+  uint32_t idle_max = 64;            // idle connections kept for reuse (0 = no keep-alive)
+  uint32_t idle_timeout_ms = 30000;  // an idle connection is closed after this
+  uint32_t connections_max = 1024;   // idle + in use + connecting; beyond it requests wait
+};
+
 struct provider_config {
   std::string name;
   std::string kind;  // openai (anthropic | gemini | bedrock | azure: not supported yet)
@@ -74,6 +81,7 @@ struct provider_config {
   uint32_t first_byte_timeout_ms = 60000;
   uint32_t idle_timeout_ms = 60000;
   uint32_t total_timeout_ms = 600000;
+  provider_pool pool;
 };
 
 struct model_target {

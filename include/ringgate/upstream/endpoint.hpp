@@ -26,7 +26,12 @@ struct endpoint_options {
   uint32_t total_timeout_ms = 600000;
   uint32_t pool_idle_per_shard_max = 64;   // idle keep-alive connections kept per shard
   uint32_t pool_idle_timeout_ms = 30000;   // an idle pooled connection is closed after this
+  uint32_t pool_connections_per_shard_max = 1024;  // idle + leased + connecting, per shard
 };
+
+// What a rate-limited warning about an endpoint is about: each topic has its own interval, so a
+// burst of one kind never hides the other.
+enum class log_topic : uint8_t { tls_failure, pool_exhausted, count };
 
 // Splits "http://host:port/base" / "https://host/base". Errors as text.
 std::expected<endpoint_options, std::string> parse_base_url(std::string_view url);
@@ -43,9 +48,11 @@ class endpoint {
   std::expected<void, std::string> resolve();
   // Any thread: the current address (a consistent copy). False before the first resolve.
   bool address(net::address& out) const noexcept;
-  // Any thread: true for at most one caller per `interval_ns` (rate-limits warnings about this
-  // endpoint across shards); `suppressed` gets how many calls were refused since the last true.
-  bool claim_log(uint64_t now_ns, uint64_t interval_ns, uint64_t& suppressed) const noexcept;
+  // Any thread: true for at most one caller per `interval_ns` and topic (rate-limits warnings
+  // about this endpoint across shards); `suppressed` gets how many calls were refused since the
+  // last true.
+  bool claim_log(log_topic topic, uint64_t now_ns, uint64_t interval_ns,
+                 uint64_t& suppressed) const noexcept;
 
  private:
   void publish(const net::address& a) noexcept;
@@ -54,8 +61,8 @@ class endpoint {
   mutable std::atomic<uint32_t> _seq{0};
   net::address _addr;
   std::atomic<bool> _resolved{false};
-  mutable std::atomic<uint64_t> _log_ns{0};
-  mutable std::atomic<uint64_t> _log_suppressed{0};
+  mutable std::atomic<uint64_t> _log_ns[size_t(log_topic::count)] = {};
+  mutable std::atomic<uint64_t> _log_suppressed[size_t(log_topic::count)] = {};
 };
 
 }  // namespace rg::upstream

@@ -1,8 +1,12 @@
 // Per-shard keep-alive pool for one upstream endpoint. Idle connections keep a recv armed, so a
 // connection the server closed is noticed and dropped while idle; one that dies between the
 // check and the request is reported as `stale` by the caller, who retries once on a fresh one.
+// The pool holds at most pool_connections_per_shard_max connections (idle + leased + connecting):
+// beyond that an acquire waits, in arrival order, for one to be released or closed, up to
+// connect_timeout_ms, then fails with error_kind::limit.
 // Invariants: a connection is idle (in the list, watched) or leased (owned by one exchange);
-// it is freed only after its stream has closed.
+// it is freed only after its stream has closed; a waiter is resumed from the timer loop, never
+// from inside release().
 #pragma once
 
 #include <cstdint>
@@ -42,6 +46,8 @@ struct pool_counters {
   uint64_t tls_handshakes = 0;  // completed, verified handshakes
   uint64_t tls_resumed = 0;     // of which resumed an earlier session (no full handshake)
   uint64_t tls_failures[size_t(tls::failure::count)] = {};  // by reason
+  uint64_t waits = 0;      // acquires that found the pool full and waited for a connection
+  uint64_t exhausted = 0;  // of which gave up at the deadline
 };
 
 // Where a pool reports its TLS handshakes as they end (the gateway's metrics), on the pool's
@@ -66,7 +72,8 @@ class pool {
   ~pool();
 
   const endpoint& target() const noexcept { return _ep; }
-  // An idle connection if one is healthy, else a new one (connect under connect_timeout_ms).
+  // An idle connection if one is healthy, else a new one (connect under connect_timeout_ms);
+  // when the pool is full, waits up to connect_timeout_ms for one (error_kind::limit after).
   // `fresh_only` skips the idle list (the retry after a stale pooled connection).
   runtime::task<std::expected<connection*, error>> acquire(bool fresh_only = false);
   // Gives a leased connection back: kept idle when `r` is keep and the stream is reusable,
@@ -84,15 +91,29 @@ class pool {
 
   uint32_t idle() const noexcept { return _idle_count; }
   uint32_t leased() const noexcept { return _leased_count; }
+  uint32_t connecting() const noexcept { return _connecting; }
+  uint32_t closing() const noexcept { return _closing; }
+  uint32_t waiting() const noexcept { return _waiting; }
+  // The connections counted against the cap.
+  uint32_t total() const noexcept { return _idle_count + _leased_count + _connecting; }
   const pool_counters& counters() const noexcept { return _counters; }
 
  private:
+  struct waiter;
   friend runtime::task<void> watch_idle(pool& p, connection& c);
   friend runtime::task<void> close_connection(pool& p, connection* c);
   void unlink_idle(connection& c) noexcept;
-  void retire(connection* c) noexcept;
+  connection* take_idle() noexcept;
+  void drop_idle(connection& c) noexcept;
+  runtime::task<std::expected<connection*, error>> connect_new();
   runtime::task<std::expected<void, error>> secure(connection& c);
   void note_tls_failure(tls::failure why, int detail) noexcept;
+  void note_exhausted() noexcept;
+  // Waiters: a FIFO of acquires blocked on a full pool. wake_one() hands the next one the
+  // connection or slot that just came free.
+  void enqueue(waiter& w, bool front) noexcept;
+  void dequeue(waiter& w) noexcept;
+  void wake_one() noexcept;
 
   runtime::shard& _shard;
   runtime::block_pool& _blocks;
@@ -101,6 +122,10 @@ class pool {
   uint32_t _idle_count = 0;
   uint32_t _leased_count = 0;
   uint32_t _closing = 0;
+  uint32_t _connecting = 0;
+  uint32_t _waiting = 0;
+  waiter* _wait_head = nullptr;
+  waiter* _wait_tail = nullptr;
   bool _draining = false;
   pool_counters _counters;
   const tls::client_config* _tls;

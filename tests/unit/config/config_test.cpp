@@ -168,6 +168,9 @@ TEST(Config, ExampleFileLoads) {
   EXPECT_EQ(r->log.level, defaults.log.level);
   EXPECT_EQ(r->log.format, defaults.log.format);
   EXPECT_EQ(r->providers[0].total_timeout_ms, provider_config{}.total_timeout_ms);
+  EXPECT_EQ(r->providers[0].pool.idle_max, provider_pool{}.idle_max);
+  EXPECT_EQ(r->providers[0].pool.idle_timeout_ms, provider_pool{}.idle_timeout_ms);
+  EXPECT_EQ(r->providers[0].pool.connections_max, provider_pool{}.connections_max);
 }
 
 TEST(Config, MissingFile) {

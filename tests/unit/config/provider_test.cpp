@@ -1,4 +1,5 @@
-// Provider options beyond the basics: kinds known but not supported yet, and forward_headers that
+// Provider options beyond the basics: the per-shard connection pool (defaults, ranges, the
+// idle_max <= connections_max rule), kinds known but not supported yet, and forward_headers that
 // name a header the gateway never forwards. Messages are checked as exact text.
 #include <ringgate/config/config.hpp>
 
@@ -21,6 +22,44 @@ std::string error_of(std::string_view text) {
 
 const std::string provider =
     "[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://h\"\n";
+
+TEST(ProviderPool, Defaults) {
+  auto c = load(provider);
+  ASSERT_TRUE(c) << c.error().message;
+  const provider_pool& pool = c->providers[0].pool;
+  EXPECT_EQ(pool.idle_max, 64u);
+  EXPECT_EQ(pool.idle_timeout_ms, 30000u);
+  EXPECT_EQ(pool.connections_max, 1024u);
+}
+
+TEST(ProviderPool, Set) {
+  auto c = load(provider + "pool = { idle_max = 0, idle_timeout_ms = 500, connections_max = 8 }\n");
+  ASSERT_TRUE(c) << c.error().message;
+  const provider_pool& pool = c->providers[0].pool;
+  EXPECT_EQ(pool.idle_max, 0u);
+  EXPECT_EQ(pool.idle_timeout_ms, 500u);
+  EXPECT_EQ(pool.connections_max, 8u);
+  auto table = load(provider + "[providers.pool]\nconnections_max = 2\nidle_max = 2\n");
+  ASSERT_TRUE(table) << table.error().message;
+  EXPECT_EQ(table->providers[0].pool.connections_max, 2u);
+}
+
+TEST(ProviderPool, Errors) {
+  EXPECT_EQ(error_of(provider + "pool = { connections_max = 0 }\n"),
+            "t.toml:5: providers[0].pool.connections_max: must be > 0, got 0");
+  EXPECT_EQ(error_of(provider + "pool = { idle_timeout_ms = 0 }\n"),
+            "t.toml:5: providers[0].pool.idle_timeout_ms: must be > 0, got 0");
+  EXPECT_EQ(error_of(provider + "pool = { connections_max = 1000001 }\n"),
+            "t.toml:5: providers[0].pool.connections_max: must be <= 1000000, got 1000001");
+  EXPECT_EQ(error_of(provider + "pool = { idle_max = -1 }\n"),
+            "t.toml:5: providers[0].pool.idle_max: must not be negative, got -1");
+  EXPECT_EQ(error_of(provider + "pool = { idle_max = 9, connections_max = 8 }\n"),
+            "t.toml:5: providers[0].pool.idle_max: must be <= pool.connections_max (8)");
+  EXPECT_EQ(error_of(provider + "pool = { max_total = 8 }\n"),
+            "t.toml:5: providers[0].pool.max_total: unknown key");
+  EXPECT_EQ(error_of(provider + "pool = 8\n"),
+            "t.toml:5: providers[0].pool: expected table, got integer");
+}
 
 TEST(ProviderKind, KnownButUnsupportedKindsAreRefused) {
   for (std::string kind : {"anthropic", "gemini", "bedrock", "azure"}) {
