@@ -72,7 +72,9 @@ std::expected<void, std::string> endpoint::resolve() {
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   int rc = getaddrinfo(_opts.host.c_str(), nullptr, &hints, &res);
-  if (rc != 0) return std::unexpected("resolve " + _opts.host + ": " + gai_strerror(rc));
+  if (rc != 0) {
+    return std::unexpected("cannot resolve host \"" + _opts.host + "\": " + gai_strerror(rc));
+  }
   net::address a;
   std::memcpy(&a.storage, res->ai_addr, res->ai_addrlen);
   a.len = socklen_t(res->ai_addrlen);
