@@ -222,6 +222,14 @@ std::string stats::render() const {
   out += R"(},"in_flight":)" + std::to_string(_in_flight.load(std::memory_order_relaxed));
   out += R"(,"in_flight_max":)" + std::to_string(_in_flight_max.load(std::memory_order_relaxed));
   out += R"(,"connections_accepted":)" + std::to_string(connections_accepted());
+  if (_server) {
+    // A gauge, not reset: connections open now (this request's own included).
+    auto c = _server->counters();
+    uint64_t open = c.connections_accepted > c.connections_closed
+                        ? c.connections_accepted - c.connections_closed
+                        : 0;
+    out += R"(,"connections_open":)" + std::to_string(open);
+  }
   out += R"(,"faults_injected":)" + std::to_string(faults);
   if (_server) {
     auto c = _server->counters();
