@@ -217,6 +217,15 @@ gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<co
                                "Requests refused by a virtual key's budget, by key.",
                                observe::metric_type::counter, {"key"}, by_key, true});
 
+  _stream_relay = _reg.add({"ringgate_stream_relay_bytes_total",
+                            "Upstream stream bytes relayed, by path: zero_copy (sent to the "
+                            "client from the receive buffers) or copied (read with the response "
+                            "head, or decrypted from an https upstream).",
+                            observe::metric_type::counter,
+                            {"path"},
+                            {{"zero_copy"}, {"copied"}},
+                            true});
+
   // Figures kept elsewhere, read at scrape time.
   _reg.add_hook([&data](std::string& out) {
     httpd::server_counters c = data.counters();

@@ -81,6 +81,12 @@ class gateway_metrics final : public upstream::tls_observer {
   void stream_bytes(uint32_t shard, uint32_t provider, uint64_t n) noexcept {
     _blocks[shard]->add(_stream_bytes, provider, n);
   }
+  // Upstream stream bytes as the relay took them in: handed over in the receive buffers (and so
+  // sent from them) or copied first (the bytes read with the response head; https plaintext).
+  enum class relay_path : uint8_t { zero_copy, copied };
+  void stream_relayed(uint32_t shard, relay_path p, uint64_t bytes) noexcept {
+    _blocks[shard]->add(_stream_relay, uint32_t(p), bytes);
+  }
 
   // The shard's upstream pool for `provider` now: its block mirrors the pool's figures, so a
   // scrape (or /admin/providers) reads them without touching the pool.
@@ -111,6 +117,7 @@ class gateway_metrics final : public upstream::tls_observer {
   observe::family_id _stream_ttft, _stream_gap, _stream_chunks, _stream_bytes;
   observe::family_id _pool_connections, _pool_connects;
   observe::family_id _tokens, _cost, _retries, _fallbacks, _circuit, _rate_limited, _budget_rejected;
+  observe::family_id _stream_relay;
   uint32_t _providers = 0;
   observe::family_id _up_tls_handshakes, _up_tls_resumed, _up_tls_failures;
 };

@@ -5,6 +5,8 @@
 // the client needs has been sent. Only an event that spans buffers and must be inspected (usage,
 // [DONE]) is copied, into a small scratch. A TLS upstream cannot be relayed zero-copy (its
 // plaintext exists only after decryption): its bytes are copied into pooled blocks instead.
+// Every byte taken in is counted by path (ringgate_stream_relay_bytes_total): zero_copy, or
+// copied (those read along with the response head, and TLS plaintext).
 // Failure semantics (DESIGN §5): the client never sees half an event; a failed stream ends with
 // an error event, no [DONE], and an unterminated chunked body, and the connection closes.
 // Stream metrics (chunks, bytes, gaps, time to first token) are recorded at the shard's cached
@@ -77,6 +79,9 @@ class relay {
   bool next_segment(held_entry& e, std::string_view& bytes);
   bool segment_ready() const noexcept;
   void fail(std::string_view message) noexcept;
+  void account(gateway_metrics::relay_path path, uint64_t bytes) noexcept {
+    if (_metrics) _metrics->stream_relayed(_c.h.shard().id(), path, bytes);
+  }
   runtime::task<bool> send_error_event();
 
   call_state& _c;
@@ -333,6 +338,7 @@ bool relay::next_segment(held_entry& e, std::string_view& bytes) {
     if (!io.pop_buffer(b)) return false;
     e = {int32_t(b.bid), b.len};
     bytes = std::string_view(b.data, b.len);
+    account(gateway_metrics::relay_path::zero_copy, b.len);
     return true;
   }
   std::string_view in = io.input();
@@ -344,6 +350,7 @@ bool relay::next_segment(held_entry& e, std::string_view& bytes) {
   io.consume(n);
   e = {-1, uint32_t(n), copy};
   bytes = std::string_view(copy, n);
+  account(gateway_metrics::relay_path::copied, n);
   return true;
 }
 
@@ -396,6 +403,7 @@ runtime::task<bool> relay::run() {
   if (!io.secure()) {
     _leftover = io.input().size();
     if (_leftover > 0) {
+      account(gateway_metrics::relay_path::copied, _leftover);
       _held[_held_count++] = {-1, uint32_t(_leftover)};
       process(io.input());
     }
@@ -430,7 +438,8 @@ runtime::task<bool> relay::run() {
       }
       fail("upstream closed the stream before it ended");
     } else if (rs == read_status::timeout) {
-      fail("upstream stream stalled");
+      fail(_c.h.shard().now_ns() >= _c.total_deadline_ns ? "upstream exceeded the total timeout"
+                                                         : "upstream stream stalled");
     } else {
       fail("upstream connection failed mid-stream");
     }
