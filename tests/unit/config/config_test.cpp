@@ -154,8 +154,10 @@ TEST(Config, ExampleFileLoads) {
   EXPECT_EQ(r->providers[0].name, "mock");
   EXPECT_EQ(r->providers[0].base_url, "http://127.0.0.1:8081/v1");
   EXPECT_EQ(r->providers[0].api_key, "mock-key");
-  ASSERT_EQ(r->models.size(), 1u);
+  ASSERT_EQ(r->models.size(), 3u);
   EXPECT_EQ(r->models[0].name, "mock-small");
+  EXPECT_EQ(r->models[1].name, "mock-large");
+  EXPECT_EQ(r->models[2].name, "mock-embed");
   ASSERT_EQ(r->keys.size(), 1u);
   // printf %s sk-ringgate-demo | sha256sum
   EXPECT_EQ(r->keys[0].sha256, "3c5614dabcda33134033118cdf9d8c992d373dc5ea78d80de1b39f23309bf0fe");
