@@ -110,6 +110,11 @@ task<void> take(env& e) {
   }
 }
 
+// Gives back every connection in e.conns from index `from` on.
+void release_all(env& e, reuse r, size_t from = 0) {
+  for (size_t i = from; i < e.conns.size(); ++i) e.p->release(e.conns[i], r);
+}
+
 // Polls `pred` on the shard for up to 5 s (a bound, not an assertion of timing).
 template <typename Pred>
 task<void> until(env& e, Pred pred) {
@@ -141,7 +146,7 @@ TEST(pool, an_idle_connection_is_reused) {
 
 task<void> idle_max_body(env& e) {
   for (int i = 0; i < 3; ++i) co_await take(e);
-  for (connection* c : e.conns) e.p->release(c, reuse::keep);
+  release_all(e, reuse::keep);
   co_await finish(e);
 }
 
@@ -159,7 +164,7 @@ TEST(pool, idle_max_bounds_the_connections_kept) {
 
 task<void> idle_timeout_body(env& e) {
   co_await take(e);
-  for (connection* c : e.conns) e.p->release(c, reuse::keep);
+  release_all(e, reuse::keep);
   co_await until(e, [&] { return e.p->idle() == 0; });
   co_await finish(e);
 }
@@ -176,7 +181,7 @@ TEST(pool, an_idle_connection_is_closed_after_the_idle_timeout) {
 
 task<void> server_close_body(env& e) {
   co_await take(e);
-  for (connection* c : e.conns) e.p->release(c, reuse::keep);
+  release_all(e, reuse::keep);
   // The test thread accepts and closes the server side now.
   co_await until(e, [&] { return e.p->idle() == 0; });
   co_await take(e);  // a new one: the dead one is gone
@@ -210,7 +215,7 @@ task<void> wait_for_release_body(env& e) {
     runtime::spawn(late_release(e, e.conns[0], 20, reuse::keep));
     co_await take(e);  // the pool is full: waits for the release
   }
-  for (size_t i = 1; i < e.conns.size(); ++i) e.p->release(e.conns[i], reuse::keep);
+  release_all(e, reuse::keep, 1);
   co_await finish(e);
 }
 
@@ -232,7 +237,7 @@ task<void> exhausted_body(env& e) {
   co_await take(e);
   co_await take(e);  // waits connect_timeout_ms, then fails
   e.waiting = e.p->waiting();
-  for (connection* c : e.conns) e.p->release(c, reuse::keep);
+  release_all(e, reuse::keep);
   co_await finish(e);
 }
 
@@ -299,7 +304,7 @@ TEST(pool, waiters_are_served_in_arrival_order) {
 
 task<void> fresh_only_body(env& e) {
   co_await take(e);
-  for (connection* c : e.conns) e.p->release(c, reuse::keep);
+  release_all(e, reuse::keep);
   auto c = co_await e.p->acquire(true);  // the stale-retry path: never the idle one
   if (c) {
     e.conns.push_back(*c);
@@ -325,7 +330,7 @@ TEST(pool, fresh_only_at_the_cap_closes_an_idle_connection_to_make_room) {
 
 task<void> one_take_body(env& e) {
   co_await take(e);
-  for (connection* c : e.conns) e.p->release(c, reuse::close);
+  release_all(e, reuse::close);
   co_await finish(e);
 }
 
