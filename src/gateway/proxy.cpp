@@ -326,8 +326,12 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
                  {"request_id", c.request_id_view()}});
       break;
     }
+    if (c.client_gone) {
+      // Gone while we waited for the connection: it carried nothing, so it goes back as it is.
+      pool.release(*conn, upstream::reuse::keep);
+      break;
+    }
     c.conn = *conn;
-    if (c.client_gone) break;
     outcome = co_await exchange_head(c, req);
     if (outcome != head_outcome::stale) break;
     // A pooled connection the server had closed: never the client's problem. Retry once, fresh.

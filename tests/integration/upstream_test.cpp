@@ -189,6 +189,27 @@ TEST_F(upstream_test, a_full_pool_answers_503_after_the_connect_timeout) {
   EXPECT_EQ(err.find("upstream connection pool exhausted", first + 1), std::string::npos) << err;
 }
 
+TEST_F(upstream_test, a_client_gone_while_waiting_leaves_the_connection_pooled) {
+  start_gateway("connect_timeout_ms = 10000\npool = { connections_max = 1, idle_max = 1 }\n");
+  client holder = send_on_new_connection(
+      _gw->port(),
+      post_request("/v1/chat/completions", chat_body, "x-mock-first-byte-ms: 1000\r\n"));
+  ASSERT_EQ(mock().wait_for("in_flight", 1), 1u);
+  // Waits for the only connection, and hangs up meanwhile: when the holder's answer frees the
+  // connection, the waiter gets it unused and must give it back rather than close it.
+  client quitter =
+      send_on_new_connection(_gw->port(), post_request("/v1/chat/completions", chat_body));
+  quitter.close();
+  auto r = holder.read_response(10s);
+  ASSERT_TRUE(r) << holder.last_error();
+  EXPECT_EQ(r->status, 200);
+  r = via_gateway(chat_body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(mock().stat("requests_total"), 2u);  // the quitter's request never went upstream
+  EXPECT_EQ(mock().stat("connections_accepted"), 1u);
+}
+
 TEST_F(upstream_test, first_byte_deadline) {
   start_gateway("first_byte_timeout_ms = 1000\n");
   auto slow = via_gateway(chat_body, "x-mock-fault: delay-headers:5000\r\n");
