@@ -25,7 +25,7 @@ struct server_limits {
 };
 
 struct server_timeouts {
-  uint32_t header_read_ms = 10000;    // whole head must arrive within this (slowloris) → 408 + close
+  uint32_t header_read_ms = 10000;    // head deadline; first request from accept (slowloris) → 408 + close
   uint32_t body_read_ms = 60000;      // whole body must arrive within this → 408 + close
   uint32_t keepalive_idle_ms = 75000; // idle keep-alive connection closed after this
   uint32_t send_ms = 30000;           // a client that stops reading is closed after this
