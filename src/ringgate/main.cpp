@@ -1,16 +1,22 @@
 // ringgate's entry point and control thread: command line, configuration, logging, the shard
-// server, signals (signalfd), sd_notify and the watchdog. Shards never block on anything here.
+// server, signals (signalfd), sd_notify and the watchdog; plus a DNS thread for the blocking
+// getaddrinfo refreshes, so a slow resolver delays neither signals nor watchdog pings. Shards never
+// block on anything here.
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <ringgate/config/config.hpp>
@@ -137,11 +143,44 @@ rg::log::level to_log_level(rg::config::log_level l) {
   return static_cast<rg::log::level>(static_cast<uint8_t>(l));
 }
 
+// Re-resolves every provider host every 30 s on its own thread: getaddrinfo can block for
+// seconds (resolver timeouts × retries). Endpoints publish new addresses through a seqlock that
+// shards read; this thread is its only writer after start-up. Stopped (and joined) before exit.
+class dns_refresher {
+ public:
+  explicit dns_refresher(rg::gateway::gateway& gw) : _thread([this, &gw] { run(gw); }) {}
+  ~dns_refresher() {
+    {
+      std::lock_guard g(_mu);
+      _stop = true;
+    }
+    _cv.notify_one();
+    _thread.join();
+  }
+  dns_refresher(const dns_refresher&) = delete;
+  dns_refresher& operator=(const dns_refresher&) = delete;
+
+ private:
+  void run(rg::gateway::gateway& gw) {
+    constexpr auto interval = std::chrono::seconds(30);
+    std::unique_lock g(_mu);
+    while (!_cv.wait_for(g, interval, [this] { return _stop; })) {
+      if (gw.data_server().draining()) continue;
+      g.unlock();
+      gw.refresh_dns();
+      g.lock();
+    }
+  }
+
+  std::mutex _mu;  // control-plane only: guards _stop for the condition variable
+  std::condition_variable _cv;
+  bool _stop = false;
+  std::thread _thread;  // last: started once the members above exist
+};
+
 // The control loop: signals and watchdog until every shard has stopped.
 void control_loop(rg::gateway::gateway& gw, int sig_fd) {
   rg::httpd::http_server& srv = gw.data_server();
-  constexpr uint64_t dns_refresh_ns = 30'000'000'000;
-  uint64_t next_dns = rg::runtime::monotonic_ns() + dns_refresh_ns;
   uint64_t wd_usec = rg::sd_watchdog_usec();
   uint64_t ping_ns = wd_usec ? wd_usec * 1000 / 2 : 0;
   // A shard whose heartbeat (bumped every 100 ms by its loop) stands still this long is stalled.
@@ -179,10 +218,6 @@ void control_loop(rg::gateway::gateway& gw, int sig_fd) {
     } else if (v == rg::runtime::watchdog::verdict::withhold) {
       rg::log::error("a shard loop is stalled: withholding the watchdog ping",
                      {{"shard", wd.stalled_shard()}});
-    }
-    if (now >= next_dns && !srv.draining()) {
-      gw.refresh_dns();  // blocking getaddrinfo: here, never on a shard
-      next_dns = now + dns_refresh_ns;
     }
   }
 }
@@ -254,7 +289,10 @@ int main(int argc, char** argv) {
   }
   rg::sd_notify_send("READY=1\nSTATUS=listening on " + addr);
 
-  control_loop(gw, sig_fd);
+  {
+    dns_refresher dns(gw);
+    control_loop(gw, sig_fd);
+  }
   srv.wait();
   gw.stop_admin();
   auto c = srv.counters();
