@@ -12,6 +12,22 @@
 
 namespace rg::upstream {
 
+namespace {
+constexpr error cancelled_error() noexcept {
+  return error{error_kind::cancelled, error_source::gateway, false, ECANCELED,
+               "connect cancelled"};
+}
+}  // namespace
+
+// A queued acquire leaves the queue from the timer loop, as at its deadline, never on the
+// canceller's stack.
+void acquire_cancel::cancel() noexcept {
+  cancelled = true;
+  if (waiting) shard->timers().arm(*waiting, shard->now_ns());
+  if (connecting) connecting->cancel();
+  if (handshaking) handshaking->abort();
+}
+
 runtime::task<void> close_connection(pool& p, connection* c) {
   ++p._closing;
   co_await c->io.close();
@@ -40,6 +56,7 @@ struct pool::waiter {
   pool& p;
   uint64_t deadline_ns;
   bool front;  // a waiter that lost its turn to a newcomer keeps its place at the head
+  acquire_cancel* cancel;  // its cancel() fires the timer early (see acquire_cancel::cancel)
   std::coroutine_handle<> handle;
   runtime::timer timer;
   waiter* prev = nullptr;
@@ -53,8 +70,15 @@ struct pool::waiter {
     timer.set_callback(&waiter::fire, this);
     p.enqueue(*this, front);
     p._shard.timers().arm(timer, deadline_ns);
+    if (cancel) {
+      cancel->shard = &p._shard;
+      cancel->waiting = &timer;
+    }
   }
-  bool await_resume() const noexcept { return woken; }
+  bool await_resume() const noexcept {
+    if (cancel) cancel->waiting = nullptr;
+    return woken;
+  }
   static void fire(runtime::timer&, void* ctx) noexcept {
     auto* w = static_cast<waiter*>(ctx);
     if (w->queued) w->p.dequeue(*w);  // the deadline passed first
@@ -140,11 +164,13 @@ connection* pool::take_idle() noexcept {
   return nullptr;
 }
 
-runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) {
+runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only,
+                                                              acquire_cancel* cancel) {
   const uint32_t cap = _ep.options().pool_connections_per_shard_max;
   uint64_t wait_deadline = 0;
   bool waited = false;
   for (;;) {
+    if (cancel && cancel->cancelled) co_return std::unexpected(cancelled_error());
     if (!fresh_only) {
       if (connection* c = take_idle()) co_return c;
     }
@@ -159,8 +185,12 @@ runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) 
       wait_deadline = _shard.now_ns() + runtime::ms_to_ns(_ep.options().connect_timeout_ms);
       ++_counters.waits;
     }
-    bool woken = co_await waiter{*this, wait_deadline, waited};
+    bool woken = co_await waiter{*this, wait_deadline, waited, cancel};
     waited = true;
+    if (cancel && cancel->cancelled) {
+      if (woken) wake_one();  // the slot it was handed goes to the next in line
+      co_return std::unexpected(cancelled_error());
+    }
     if (!woken) {
       ++_counters.exhausted;
       note_exhausted();
@@ -168,11 +198,11 @@ runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only) 
                                       "upstream connection pool exhausted"});
     }
   }
-  co_return co_await connect_new();
+  co_return co_await connect_new(cancel);
 }
 
 // Opens, connects (and for https, verifies) a new connection, counted as connecting meanwhile.
-runtime::task<std::expected<connection*, error>> pool::connect_new() {
+runtime::task<std::expected<connection*, error>> pool::connect_new(acquire_cancel* cancel) {
   net::address addr;
   if (!_ep.address(addr)) {
     co_return std::unexpected(error{error_kind::io, error_source::upstream, true, EHOSTUNREACH,
@@ -191,10 +221,18 @@ runtime::task<std::expected<connection*, error>> pool::connect_new() {
   {
     runtime::deadline_guard guard(
         _shard, call, _shard.now_ns() + runtime::ms_to_ns(_ep.options().connect_timeout_ms));
+    if (cancel) cancel->connecting = &call;
     res = co_await call;
+    if (cancel) cancel->connecting = nullptr;
     timed_out = guard.fired();
   }
   ++_counters.connects;
+  if (cancel && cancel->cancelled) {
+    ::close(fd);
+    --_connecting;
+    wake_one();
+    co_return std::unexpected(cancelled_error());
+  }
   if (res < 0) {
     ::close(fd);
     ++_counters.connect_errors;
@@ -209,7 +247,10 @@ runtime::task<std::expected<connection*, error>> pool::connect_new() {
   auto* c = new connection(_shard, _blocks, fd, *this);
   if (_tls) {
     // The request (and the provider key in it) goes out only on a verified connection.
+    if (cancel) cancel->handshaking = &c->io;
     auto ok = co_await secure(*c);
+    if (cancel) cancel->handshaking = nullptr;
+    if (ok && cancel && cancel->cancelled) ok = std::unexpected(cancelled_error());
     if (!ok) {
       runtime::spawn(close_connection(*this, c));
       --_connecting;

@@ -15,6 +15,7 @@
 #include <ringgate/net/stream.hpp>
 #include <ringgate/runtime/block_pool.hpp>
 #include <ringgate/runtime/error.hpp>
+#include <ringgate/runtime/io_call.hpp>
 #include <ringgate/runtime/shard.hpp>
 #include <ringgate/runtime/task.hpp>
 #include <ringgate/tls/tls.hpp>
@@ -37,6 +38,19 @@ struct connection {
 };
 
 enum class reuse : uint8_t { keep, close };
+
+// Lets another coroutine stop an acquire() in progress (a hedged request's losing attempt, a
+// client that went away): cancel() ends a wait for a slot in a full pool, or cuts the connect or
+// the TLS handshake short, and acquire() then fails with error_kind::cancelled. The object
+// outlives the acquire() it is passed to; cancel() only from the pool's shard.
+struct acquire_cancel {
+  void cancel() noexcept;
+  bool cancelled = false;
+  runtime::shard* shard = nullptr;         // the pool's, set with `waiting`
+  runtime::timer* waiting = nullptr;       // set by the pool while queued for a slot
+  runtime::io_call* connecting = nullptr;  // set by the pool while a connect is in flight
+  net::stream* handshaking = nullptr;      // set by the pool during a TLS handshake
+};
 
 struct pool_counters {
   uint64_t connects = 0;
@@ -74,8 +88,10 @@ class pool {
   const endpoint& target() const noexcept { return _ep; }
   // An idle connection if one is healthy, else a new one (connect under connect_timeout_ms);
   // when the pool is full, waits up to connect_timeout_ms for one (error_kind::limit after).
-  // `fresh_only` skips the idle list (the retry after a stale pooled connection).
-  runtime::task<std::expected<connection*, error>> acquire(bool fresh_only = false);
+  // `fresh_only` skips the idle list (the retry after a stale pooled connection); `cancel` (may
+  // be null) lets another coroutine stop the wait, connect or handshake (error_kind::cancelled).
+  runtime::task<std::expected<connection*, error>> acquire(bool fresh_only = false,
+                                                            acquire_cancel* cancel = nullptr);
   // Gives a leased connection back: kept idle when `r` is keep and the stream is reusable,
   // otherwise closed (asynchronously) and freed.
   void release(connection* c, reuse r) noexcept;
@@ -105,7 +121,7 @@ class pool {
   void unlink_idle(connection& c) noexcept;
   connection* take_idle() noexcept;
   void drop_idle(connection& c) noexcept;
-  runtime::task<std::expected<connection*, error>> connect_new();
+  runtime::task<std::expected<connection*, error>> connect_new(acquire_cancel* cancel);
   runtime::task<std::expected<void, error>> secure(connection& c);
   void note_tls_failure(tls::failure why, int detail) noexcept;
   void note_exhausted() noexcept;
