@@ -203,6 +203,12 @@ class decoder {
         string(v, p, pc.kind);
       else if (k == "base_url")
         string(v, p, pc.base_url);
+      else if (k == "base_urls") {
+        strings(v, p, pc.base_urls);
+        if (pc.base_urls.empty() && v.is_array()) {
+          _diag.error(line_of(v), p, "needs at least one URL");
+        }
+      }
       else if (k == "api_key")
         string(v, p, pc.api_key);
       else if (k == "headers")
@@ -213,6 +219,18 @@ class decoder {
         tls(v, p, pc.tls);
       else if (k == "max_concurrent")
         integer(v, p, pc.max_concurrent, positive);
+      else if (k == "max_concurrent_per_endpoint")
+        integer(v, p, pc.max_concurrent_per_endpoint);
+      else if (k == "queue_max")
+        integer(v, p, pc.queue_max);
+      else if (k == "queue_timeout_ms")
+        integer(v, p, pc.queue_timeout_ms, positive);
+      else if (k == "on_full")
+        string(v, p, pc.on_full);
+      else if (k == "circuit")
+        circuit(v, p, pc.circuit);
+      else if (k == "health_check")
+        health_check(v, p, pc.health_check);
       else if (k == "connect_timeout_ms")
         integer(v, p, pc.connect_timeout_ms, positive);
       else if (k == "first_byte_timeout_ms")
@@ -239,6 +257,72 @@ class decoder {
         integer(v, p, out.idle_timeout_ms, positive);
       else if (k == "connections_max")
         integer(v, p, out.connections_max, {.min = 1, .max = pool_connections_max});
+      else
+        unknown(k, p);
+    }
+  }
+
+  void circuit(const toml::node& n, const std::string& path, circuit_config& c) {
+    const toml::table* t = table(n, path);
+    if (!t) return;
+    for (auto&& [k, v] : *t) {
+      const std::string p = child(path, k.str());
+      if (k == "failures")
+        integer(v, p, c.failures);
+      else if (k == "failure_rate_percent")
+        integer(v, p, c.failure_rate_percent, {.max = 100});
+      else if (k == "min_requests")
+        integer(v, p, c.min_requests, positive);
+      else if (k == "window_ms")
+        integer(v, p, c.window_ms, positive);
+      else if (k == "cooldown_ms")
+        integer(v, p, c.cooldown_ms, positive);
+      else if (k == "half_open_probes")
+        integer(v, p, c.half_open_probes, {.min = 1, .max = 1023});
+      else
+        unknown(k, p);
+    }
+  }
+
+  void health_check(const toml::node& n, const std::string& path, health_check_config& h) {
+    const toml::table* t = table(n, path);
+    if (!t) return;
+    for (auto&& [k, v] : *t) {
+      const std::string p = child(path, k.str());
+      if (k == "path")
+        string(v, p, h.path);
+      else if (k == "interval_ms")
+        integer(v, p, h.interval_ms, positive);
+      else if (k == "timeout_ms")
+        integer(v, p, h.timeout_ms, positive);
+      else if (k == "unhealthy_after")
+        integer(v, p, h.unhealthy_after, positive);
+      else if (k == "healthy_after")
+        integer(v, p, h.healthy_after, positive);
+      else
+        unknown(k, p);
+    }
+  }
+
+  void retry(const toml::node& n, const std::string& path, retry_config& r) {
+    const toml::table* t = table(n, path);
+    if (!t) return;
+    for (auto&& [k, v] : *t) {
+      const std::string p = child(path, k.str());
+      if (k == "attempts")
+        integer(v, p, r.attempts, {.min = 1, .max = 10});
+      else if (k == "backoff_base_ms")
+        integer(v, p, r.backoff_base_ms);
+      else if (k == "backoff_max_ms")
+        integer(v, p, r.backoff_max_ms);
+      else if (k == "max_retry_after_ms")
+        integer(v, p, r.max_retry_after_ms);
+      else if (k == "budget_ms")
+        integer(v, p, r.budget_ms, positive);
+      else if (k == "statuses")
+        integers(v, p, r.statuses);
+      else if (k == "on_timeout")
+        boolean(v, p, r.on_timeout);
       else
         unknown(k, p);
     }
@@ -282,6 +366,10 @@ class decoder {
         price(v, p, m.price);
       else if (k == "balancer")
         string(v, p, m.balancer);
+      else if (k == "retry")
+        retry(v, p, m.retry);
+      else if (k == "hedge_after_ms")
+        integer(v, p, m.hedge_after_ms);
       else
         unknown(k, p);
     }
@@ -396,6 +484,17 @@ class decoder {
       std::string value;
       string((*a)[i], element(path, i), value);
       out.push_back(std::move(value));
+    }
+  }
+
+  void integers(const toml::node& n, const std::string& path, std::vector<uint32_t>& out) {
+    const toml::array* a = array(n, path, "array of integers");
+    if (!a) return;
+    out.clear();
+    for (size_t i = 0; i < a->size(); ++i) {
+      uint32_t value = 0;  // pushed even when bad, like strings()
+      integer((*a)[i], element(path, i), value);
+      out.push_back(value);
     }
   }
 

@@ -17,6 +17,7 @@ constexpr std::array kinds = {"openai", "anthropic", "gemini", "bedrock", "azure
 constexpr std::array supported_kinds = {"openai"};
 constexpr std::array balancers = {"weighted", "least_outstanding", "p2c_ewma"};
 constexpr std::array budget_periods = {"daily", "monthly", "total"};
+constexpr std::array on_full_modes = {"reject", "failover"};
 // Framing and hop-by-hop headers the gateway computes itself for every upstream request.
 constexpr std::array managed_headers = {"host",       "content-length", "transfer-encoding",
                                         "connection", "keep-alive",     "upgrade",
@@ -116,11 +117,12 @@ class validator {
     else if (!one_of(p.kind, supported_kinds))
       fail(path + ".kind",
            quoted(p.kind) + " is not supported yet (supported: " + joined(supported_kinds) + ")");
-    base_url(p.base_url, path + ".base_url");
+    endpoints(p, path);
     if (p.pool.idle_max > p.pool.connections_max && !_diag.failed(path + ".pool")) {
       fail(path + ".pool.idle_max",
            "must be <= pool.connections_max (" + std::to_string(p.pool.connections_max) + ")");
     }
+    resilience(p, path);
     for (const auto& [header, value] : p.headers) {
       const std::string hp = path + ".headers." + header;
       if (!is_token(header))
@@ -140,6 +142,51 @@ class validator {
         fail(hp, quoted(h) + " is not a header name (a trailing * matches a prefix)");
       else if (never_forwarded(low))
         fail(hp, quoted(h) + " may not be forwarded (credentials and framing stay behind)");
+    }
+  }
+
+  // base_url, or base_urls (one endpoint each, no duplicates); not both.
+  void endpoints(const provider_config& p, const std::string& path) {
+    if (p.base_urls.empty()) {
+      if (_diag.failed(path + ".base_urls")) return;  // an empty list was reported already
+      return base_url(p.base_url, path + ".base_url");
+    }
+    if (!p.base_url.empty()) {
+      return fail(path + ".base_urls", "set base_url or base_urls, not both");
+    }
+    for (size_t i = 0; i < p.base_urls.size(); ++i) {
+      base_url(p.base_urls[i], at(path + ".base_urls", i));
+      for (size_t j = 0; j < i; ++j) {
+        if (p.base_urls[j] == p.base_urls[i]) {
+          fail(at(path + ".base_urls", i), "duplicate of base_urls[" + std::to_string(j) + "]");
+        }
+      }
+    }
+  }
+
+  void resilience(const provider_config& p, const std::string& path) {
+    if (!one_of(p.on_full, on_full_modes)) {
+      fail(path + ".on_full", quoted(p.on_full) + " is not one of " + joined(on_full_modes));
+    }
+    const health_check_config& h = p.health_check;
+    const std::string hp = path + ".health_check";
+    if (!h.path.empty() && (h.path.front() != '/' || h.path.find_first_of(" \t\r\n") !=
+                                                         std::string::npos)) {
+      fail(hp + ".path", "must be an absolute path without spaces, e.g. \"/health\"");
+    }
+    if (h.timeout_ms > h.interval_ms) fail(hp + ".timeout_ms", "must not exceed interval_ms");
+  }
+
+  void retry(const retry_config& r, const std::string& path) {
+    if (r.backoff_base_ms > r.backoff_max_ms) {
+      fail(path + ".backoff_base_ms", "must not exceed backoff_max_ms");
+    }
+    for (size_t i = 0; i < r.statuses.size(); ++i) {
+      uint32_t s = r.statuses[i];
+      if (s != 408 && s != 429 && (s < 500 || s > 599)) {
+        fail(at(path + ".statuses", i),
+             "status " + std::to_string(s) + " is never retried (allowed: 408, 429, 500..599)");
+      }
     }
   }
 
@@ -183,6 +230,7 @@ class validator {
     if (!one_of(m.balancer, balancers)) {
       fail(path + ".balancer", quoted(m.balancer) + " is not one of " + joined(balancers));
     }
+    retry(m.retry, path + ".retry");
   }
 
   void key(const key_config& k, const std::string& path, const names& models, names& seen,

@@ -66,17 +66,45 @@ struct provider_pool {
   uint32_t connections_max = 1024;   // idle + in use + connecting; beyond it requests wait
 };
 
+// Circuit breaker per endpoint (see resilience/circuit.hpp).
+struct circuit_config {
+  uint32_t failures = 5;               // consecutive failures that open it (0 = not this rule)
+  uint32_t failure_rate_percent = 50;  // share of failures in the window that opens it (0 = off)
+  uint32_t min_requests = 20;          // the share counts only from this many requests
+  uint32_t window_ms = 10000;
+  uint32_t cooldown_ms = 30000;        // open → half-open
+  uint32_t half_open_probes = 1;       // concurrent trial requests while half-open
+};
+
+// Active health checks per endpoint: GET `path` every interval_ms (off when path is empty).
+struct health_check_config {
+  std::string path;  // absolute, e.g. "/health" or "/v1/models"
+  uint32_t interval_ms = 10000;
+  uint32_t timeout_ms = 2000;
+  uint32_t unhealthy_after = 2;  // consecutive failed checks
+  uint32_t healthy_after = 1;    // consecutive passed checks
+};
+
 struct provider_config {
   std::string name;
   std::string kind;  // openai (anthropic | gemini | bedrock | azure: not supported yet)
   std::string base_url;
+  // Several endpoints (replicas) of one provider, instead of base_url: same key, headers and
+  // limits; each has its own connection pools, circuit breaker, health and in-flight count.
+  std::vector<std::string> base_urls;
   std::string api_key;  // secret: never logged; redacted in /admin/config
   std::vector<std::pair<std::string, std::string>> headers;
   // Client headers forwarded to this provider besides the built-in allowlist (accept,
   // user-agent, openai-beta); "x-mock-*" matches a prefix. Credentials can never be listed.
   std::vector<std::string> forward_headers;
   provider_tls tls;
-  uint32_t max_concurrent = 256;
+  uint32_t max_concurrent = 256;              // in flight to all its endpoints, all shards
+  uint32_t max_concurrent_per_endpoint = 0;   // 0 = only the provider-wide limit
+  uint32_t queue_max = 0;                     // requests waiting for a slot, all shards (0 = none)
+  uint32_t queue_timeout_ms = 1000;           // longest wait in that queue
+  std::string on_full = "reject";             // reject (429 + Retry-After) | failover
+  circuit_config circuit;
+  health_check_config health_check;
   uint32_t connect_timeout_ms = 5000;
   uint32_t first_byte_timeout_ms = 60000;
   uint32_t idle_timeout_ms = 60000;
@@ -96,12 +124,25 @@ struct model_price {
   double cached_input_per_mtok = 0;
 };
 
+// Retries of one model's requests (see resilience/retry.hpp).
+struct retry_config {
+  uint32_t attempts = 3;              // per model, the first included (1 = no retry)
+  uint32_t backoff_base_ms = 100;     // full jitter: uniform in [0, min(max, base * 2^n)]
+  uint32_t backoff_max_ms = 2000;
+  uint32_t max_retry_after_ms = 2000;  // longest Retry-After / retry-after-ms honoured
+  uint32_t budget_ms = 30000;         // no attempt starts later than this into the request
+  std::vector<uint32_t> statuses = {429, 500, 502, 503, 504, 529};
+  bool on_timeout = false;            // also retry a first-byte timeout
+};
+
 struct model_config {
   std::string name;
   std::vector<model_target> targets;
   std::vector<std::string> fallbacks;
   model_price price;
   std::string balancer = "weighted";  // weighted | least_outstanding | p2c_ewma
+  retry_config retry;
+  uint32_t hedge_after_ms = 0;  // 0 = no hedging
 };
 
 struct key_config {
