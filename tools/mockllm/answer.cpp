@@ -121,6 +121,7 @@ runtime::task<void> answer_stream(request_ctx& c, const script& s, uint64_t word
       if (rc != 0) break;
       bool gone = co_await client_gone_within(c.ex, c.p.delay_ms);
       if (gone) {
+        c.st.on_abandoned(c.shard);
         rc = -ECONNRESET;
         break;
       }

@@ -99,6 +99,7 @@ runtime::task<bool> before_head(request_ctx& c) {
   if (c.p.delayed_head) c.st.on_fault(c.shard);
   bool gone = co_await client_gone_within(c.ex, c.p.first_byte_ms);
   if (gone) {
+    c.st.on_abandoned(c.shard);
     c.ex.force_close();
     co_return false;
   }

@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include "answer.hpp"
@@ -52,10 +53,11 @@ runtime::task<void> send_json(httpd::exchange& ex, std::string body) {
 
 }  // namespace
 
-shard_handler::shard_handler(const options& opts, stats& st, uint32_t shard_index,
+shard_handler::shard_handler(const options& opts, stats& st, arming& armed, uint32_t shard_index,
                              uint32_t shard_count)
     : _opts(opts),
       _stats(st),
+      _armed(armed),
       _index(shard_index),
       _count(std::max<uint32_t>(shard_count, 1)),
       _blocks(block_bytes, 1024) {}
@@ -87,6 +89,8 @@ runtime::task<void> shard_handler::serve_api(httpd::exchange& ex, route r) {
   const wire w = r == route::messages ? wire::anthropic : wire::openai;
   plan p;
   std::string_view plan_error = read_plan(head, _opts, p);
+  armed_fault armed;
+  if (plan_error.empty() && _armed.remaining() && _armed.take(armed)) armed.apply(p);
   block_lease block(_blocks);
   scratch sc(block.get(), scratch_bytes);
   body_writer writer(ex, block.get() + scratch_bytes, block_bytes - scratch_bytes);
@@ -130,14 +134,43 @@ runtime::task<void> shard_handler::serve_api(httpd::exchange& ex, route r) {
   }
 }
 
+// POST /mock/arm with x-mock-arm-count: N and the fault headers an API request would carry
+// (x-mock-status, x-mock-fault, x-mock-retry-after[-ms], x-mock-error-body,
+// x-mock-first-byte-ms): the next N API requests behave as if they carried them.
+runtime::task<void> shard_handler::arm(httpd::exchange& ex) {
+  plan p;
+  std::string_view err = read_plan(ex.head(), _opts, p);
+  uint64_t count = 0;
+  const http::header* h = ex.head().find("x-mock-arm-count");
+  bool counted = h && !h->value.empty() && h->value.size() <= 9;
+  for (char ch : counted ? h->value : std::string_view{}) {
+    counted = counted && ch >= '0' && ch <= '9';
+    count = count * 10 + uint64_t(ch - '0');
+  }
+  if (!err.empty() || !counted) {
+    ex.error(400, err.empty() ? "x-mock-arm-count: expected 0..999999999" : err, "invalid_request");
+    co_return;
+  }
+  if (!_armed.arm(p, count)) {
+    ex.error(400, "armed values too long", "invalid_request");
+    co_return;
+  }
+  char body[64];
+  int n = snprintf(body, sizeof(body), R"({"ok":true,"armed":%llu})", (unsigned long long)count);
+  ex.json(200, std::string_view(body, size_t(n)));
+}
+
 runtime::task<void> shard_handler::serve_control(httpd::exchange& ex, std::string_view path) {
   const http::method m = ex.head().meth;
   if (path == "/mock/stats" && m == http::method::get) {
     co_await send_json(ex, _stats.render());
   } else if (path == "/mock/reset" && m == http::method::post) {
     _stats.reset();
+    _armed.arm(plan{}, 0);
     ex.json(200, R"({"ok":true})");
-  } else if (path == "/mock/stats" || path == "/mock/reset") {
+  } else if (path == "/mock/arm" && m == http::method::post) {
+    co_await arm(ex);
+  } else if (path == "/mock/stats" || path == "/mock/reset" || path == "/mock/arm") {
     ex.error(405, "method not allowed", "method_not_allowed",
              path == "/mock/stats" ? "allow: GET\r\n" : "allow: POST\r\n");
   } else {

@@ -46,7 +46,8 @@ constexpr std::string_view usage_text =
     "  --help               print this help and exit\n"
     "\n"
     "Endpoints: POST /v1/chat/completions, POST /v1/messages, POST /v1/embeddings,\n"
-    "GET /v1/models, GET /mock/stats, POST /mock/reset. Faults per request: x-mock-status,\n"
+    "GET /v1/models, GET /mock/stats, POST /mock/reset, POST /mock/arm (x-mock-arm-count: N\n"
+    "and fault headers: the next N requests get those faults). Faults per request: x-mock-status,\n"
     "x-mock-retry-after[-ms], x-mock-error-body, x-mock-fault (close-before-headers,\n"
     "delay-headers:MS, reset-after:K, stall-after:K, eof-after:K, close-after:K,\n"
     "close-after-response, malformed-json, oversized-line:BYTES).\n";
@@ -209,10 +210,12 @@ int main(int argc, char** argv) {
   uint32_t shards =
       args.server.shards ? args.server.shards : uint32_t(httpd::affinity_cpus().size());
   mockllm::stats stats(shards);
+  mockllm::arming armed;
   const mockllm::options& mock = args.mock;
-  httpd::http_server srv(args.server, [&mock, &stats, shards](runtime::shard&, uint32_t index) {
+  httpd::http_server srv(args.server, [&mock, &stats, &armed, shards](runtime::shard&,
+                                                                      uint32_t index) {
     return std::unique_ptr<httpd::handler>(
-        std::make_unique<mockllm::shard_handler>(mock, stats, index, shards));
+        std::make_unique<mockllm::shard_handler>(mock, stats, armed, index, shards));
   });
   stats.set_server(&srv);
   srv.set_tls_max_minor_version(args.tls_max_minor);

@@ -124,6 +124,7 @@ void append_record(std::string& out, const request_record& r) {
 struct alignas(64) stats::shard_block {
   std::atomic<uint64_t> requests[route_count] = {};
   std::atomic<uint64_t> faults{0};
+  std::atomic<uint64_t> abandoned{0};
   mutable std::mutex mutex;  // guards `last`
   request_record last;
 };
@@ -175,6 +176,10 @@ void stats::on_fault(uint32_t shard) noexcept {
   _shards[shard % _shard_count].faults.fetch_add(1, std::memory_order_relaxed);
 }
 
+void stats::on_abandoned(uint32_t shard) noexcept {
+  _shards[shard % _shard_count].abandoned.fetch_add(1, std::memory_order_relaxed);
+}
+
 void stats::enter() noexcept {
   uint64_t now = _in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
   uint64_t max = _in_flight_max.load(std::memory_order_relaxed);
@@ -192,6 +197,7 @@ std::string stats::render() const {
   uint64_t by_route[route_count] = {};
   uint64_t total = 0;
   uint64_t faults = 0;
+  uint64_t abandoned = 0;
   size_t latest = _shard_count;
   uint64_t latest_stamp = 0;
   for (size_t s = 0; s < _shard_count; ++s) {
@@ -200,6 +206,7 @@ std::string stats::render() const {
       by_route[r] += b.requests[r].load(std::memory_order_relaxed);
     }
     faults += b.faults.load(std::memory_order_relaxed);
+    abandoned += b.abandoned.load(std::memory_order_relaxed);
     std::lock_guard lock(b.mutex);
     if (b.last.stamp_ns > latest_stamp) {
       latest_stamp = b.last.stamp_ns;
@@ -231,6 +238,7 @@ std::string stats::render() const {
     out += R"(,"connections_open":)" + std::to_string(open);
   }
   out += R"(,"faults_injected":)" + std::to_string(faults);
+  out += R"(,"requests_abandoned":)" + std::to_string(abandoned);
   if (_server) {
     auto c = _server->counters();
     auto since = [](uint64_t now, uint64_t base) { return now > base ? now - base : 0; };
@@ -258,6 +266,7 @@ void stats::reset() noexcept {
     shard_block& b = _shards[s];
     for (auto& r : b.requests) r.store(0, std::memory_order_relaxed);
     b.faults.store(0, std::memory_order_relaxed);
+    b.abandoned.store(0, std::memory_order_relaxed);
     std::lock_guard lock(b.mutex);
     b.last.stamp_ns = 0;
   }

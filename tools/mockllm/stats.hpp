@@ -38,6 +38,9 @@ class stats {
   void on_request(uint32_t shard, route r, const http::request_head& head, std::string_view body,
                   const net::transform* tls = nullptr) noexcept;
   void on_fault(uint32_t shard) noexcept;
+  // The client closed the connection while the answer was being held back (a delay or a
+  // stall): what a gateway does to an upstream request it cancels.
+  void on_abandoned(uint32_t shard) noexcept;
   void enter() noexcept;
   void leave() noexcept { _in_flight.fetch_sub(1, std::memory_order_relaxed); }
 
