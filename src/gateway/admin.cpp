@@ -1,3 +1,5 @@
+// The admin endpoints: /metrics, /admin/config (secrets redacted) and /admin/providers (each
+// endpoint's shared state: circuit, health, requests in flight).
 #include "admin.hpp"
 
 #include <sys/uio.h>
@@ -6,6 +8,7 @@
 
 #include <ringgate/json/writer.hpp>
 #include <ringgate/net/socket.hpp>
+#include <ringgate/runtime/clock.hpp>
 
 #include "metrics.hpp"
 #include "routes.hpp"
@@ -30,29 +33,49 @@ runtime::task<void> answer(httpd::exchange& ex, uint16_t status, std::string_vie
   if (rc < 0) ex.force_close();
 }
 
+constexpr std::string_view circuit_names[] = {"closed", "half_open", "open"};
+
+// Each provider with its limits and pools, and each of its endpoints with the shared state every
+// shard sees: circuit, health, requests in flight, latency.
 std::string providers_json(const route_table& routes, const gateway_metrics* metrics) {
-  std::vector<char> buf(64 * 1024 + routes.providers().size() * 1024);
+  std::vector<char> buf(64 * 1024 + routes.providers().size() * 1024 +
+                        routes.endpoints().size() * 1024);
   json::json_writer w(buf);
+  uint64_t now = runtime::monotonic_ns();
   w.begin_object().key("providers").begin_array();
   for (uint32_t i = 0; i < routes.providers().size(); ++i) {
     const provider_route& p = routes.providers()[i];
-    const auto& o = p.ep->options();
     w.begin_object();
     w.key("name").string(p.name);
     w.key("kind").string(p.kind);
-    w.key("host").string(o.host);
-    w.key("port").unsigned_integer(o.port);
-    w.key("tls").boolean(o.tls);
-    net::address a;
-    if (p.ep->address(a)) {
-      w.key("address").string(net::format_address(a.sa()));
-    } else {
-      w.key("address").null();
+    w.key("in_flight").unsigned_integer(p.gate->slots().used());
+    w.key("max_concurrent").unsigned_integer(p.gate->slots().max());
+    w.key("queued").unsigned_integer(p.gate->waiting());
+    w.key("endpoints").begin_array();
+    for (const auto& e : routes.endpoints_of(p)) {
+      const auto& o = e.ep->options();
+      const auto& st = *e.state;
+      w.begin_object();
+      w.key("base_url").string(e.label);
+      w.key("host").string(o.host);
+      w.key("port").unsigned_integer(o.port);
+      w.key("tls").boolean(o.tls);
+      net::address a;
+      if (e.ep->address(a)) {
+        w.key("address").string(net::format_address(a.sa()));
+      } else {
+        w.key("address").null();
+      }
+      w.key("circuit").string(circuit_names[size_t(st.breaker.state(now))]);
+      w.key("consecutive_failures").unsigned_integer(st.breaker.consecutive_failures());
+      w.key("healthy").boolean(st.healthy.load(std::memory_order_relaxed));
+      w.key("in_flight").unsigned_integer(st.in_flight.used());
+      w.key("ttfb_ewma_ms").number(double(st.ttfb.current(now)) / 1e6);
+      w.end_object();
     }
-    // Health checks and circuit breakers come with the resilience work: until then every
-    // endpoint is reported as closed (taking traffic).
-    w.key("circuit").string("closed");
-    // Every shard's pool, summed from the figures each shard mirrors into its metric block.
+    w.end_array();
+    // Every shard's pools for the provider's endpoints, summed from the figures each shard
+    // mirrors into its metric block.
     w.key("pool");
     if (metrics) {
       gateway_metrics::pool_figures f = metrics->pool_totals(i);
@@ -101,6 +124,9 @@ std::string redacted_config_json(const config::config& c) {
     w.key("name").string(p.name);
     w.key("kind").string(p.kind);
     w.key("base_url").string(p.base_url);
+    w.key("base_urls").begin_array();
+    for (const auto& u : p.base_urls) w.string(u);
+    w.end_array();
     w.key("api_key").string(p.api_key.empty() ? std::string_view{} : redacted);
     w.key("headers").begin_object();
     for (const auto& [name, value] : p.headers) w.key(name).string(redacted);
@@ -113,6 +139,25 @@ std::string redacted_config_json(const config::config& c) {
     w.key("insecure_skip_verify").boolean(p.tls.insecure_skip_verify);
     w.end_object();
     w.key("max_concurrent").unsigned_integer(p.max_concurrent);
+    w.key("max_concurrent_per_endpoint").unsigned_integer(p.max_concurrent_per_endpoint);
+    w.key("queue_max").unsigned_integer(p.queue_max);
+    w.key("queue_timeout_ms").unsigned_integer(p.queue_timeout_ms);
+    w.key("on_full").string(p.on_full);
+    w.key("circuit").begin_object();
+    w.key("failures").unsigned_integer(p.circuit.failures);
+    w.key("failure_rate_percent").unsigned_integer(p.circuit.failure_rate_percent);
+    w.key("min_requests").unsigned_integer(p.circuit.min_requests);
+    w.key("window_ms").unsigned_integer(p.circuit.window_ms);
+    w.key("cooldown_ms").unsigned_integer(p.circuit.cooldown_ms);
+    w.key("half_open_probes").unsigned_integer(p.circuit.half_open_probes);
+    w.end_object();
+    w.key("health_check").begin_object();
+    w.key("path").string(p.health_check.path);
+    w.key("interval_ms").unsigned_integer(p.health_check.interval_ms);
+    w.key("timeout_ms").unsigned_integer(p.health_check.timeout_ms);
+    w.key("unhealthy_after").unsigned_integer(p.health_check.unhealthy_after);
+    w.key("healthy_after").unsigned_integer(p.health_check.healthy_after);
+    w.end_object();
     w.key("connect_timeout_ms").unsigned_integer(p.connect_timeout_ms);
     w.key("first_byte_timeout_ms").unsigned_integer(p.first_byte_timeout_ms);
     w.key("idle_timeout_ms").unsigned_integer(p.idle_timeout_ms);
@@ -142,6 +187,18 @@ std::string redacted_config_json(const config::config& c) {
     w.key("cached_input_per_mtok").number(m.price.cached_input_per_mtok);
     w.end_object();
     w.key("balancer").string(m.balancer);
+    w.key("retry").begin_object();
+    w.key("attempts").unsigned_integer(m.retry.attempts);
+    w.key("backoff_base_ms").unsigned_integer(m.retry.backoff_base_ms);
+    w.key("backoff_max_ms").unsigned_integer(m.retry.backoff_max_ms);
+    w.key("max_retry_after_ms").unsigned_integer(m.retry.max_retry_after_ms);
+    w.key("budget_ms").unsigned_integer(m.retry.budget_ms);
+    w.key("statuses").begin_array();
+    for (uint32_t st : m.retry.statuses) w.unsigned_integer(st);
+    w.end_array();
+    w.key("on_timeout").boolean(m.retry.on_timeout);
+    w.end_object();
+    w.key("hedge_after_ms").unsigned_integer(m.hedge_after_ms);
     w.end_object();
   }
   w.end_array();

@@ -16,8 +16,8 @@ gateway::gateway(config::config cfg)
         if (_cfg->admin.expose_on_data) {
           admin = std::make_unique<admin_handler>(_metrics.get(), *_cfg, *_routes);
         }
-        return std::unique_ptr<httpd::handler>(
-            std::make_unique<shard_handler>(s, *_cfg, *_routes, _metrics.get(), std::move(admin)));
+        return std::unique_ptr<httpd::handler>(std::make_unique<shard_handler>(
+            s, *_cfg, *_routes, _metrics.get(), std::move(admin), _shard_count));
       }) {}
 
 gateway::~gateway() {
@@ -25,11 +25,12 @@ gateway::~gateway() {
 }
 
 std::expected<void, std::string> gateway::start() {
-  auto routes = route_table::build(*_cfg);
-  if (!routes) return std::unexpected(routes.error());
-  _routes = std::move(*routes);
   uint32_t shards =
       _cfg->server.shards ? _cfg->server.shards : uint32_t(httpd::affinity_cpus().size());
+  _shard_count = shards;
+  auto routes = route_table::build(*_cfg, shards);
+  if (!routes) return std::unexpected(routes.error());
+  _routes = std::move(*routes);
   // Metrics off: no blocks, no families; shards get a null gateway_metrics* and skip every
   // metric update.
   if (_cfg->admin.metrics) {

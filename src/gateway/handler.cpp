@@ -64,7 +64,7 @@ constexpr size_t upstream_block_bytes = 64 * 1024;  // an upstream response head
 
 shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
                              const route_table& routes, gateway_metrics* metrics,
-                             std::unique_ptr<admin_handler> admin)
+                             std::unique_ptr<admin_handler> admin, uint32_t shard_count)
     : _shard(s),
       _cfg(cfg),
       _routes(routes),
@@ -72,36 +72,56 @@ shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
       _admin(std::move(admin)),
       _upstream_blocks(upstream_block_bytes, 256),
       _body_blocks(64 * 1024, 256),
+      _wrr(routes.wrr_slots(), 0),
+      _rng(runtime::monotonic_ns() ^ (uint64_t(s.id() + 1) * 0x9e3779b97f4a7c15ull)),
+      _queues(std::make_unique<shard_queue[]>(routes.providers().size())),
+      _health(*this, shard_count),
       _id_salt(runtime::monotonic_ns() ^ (uint64_t(s.id()) << 56)) {
   // Size this shard's JSON parser for typical requests now, not on the first request.
   json::reserve_thread_parser(64 * 1024);
-  for (const auto& p : routes.providers()) {
-    _pools.push_back(std::make_unique<upstream::pool>(s, _upstream_blocks, *p.ep, p.tls.get()));
-    if (_metrics && p.tls) _pools.back()->observe_tls(_metrics, uint32_t(_pools.size() - 1));
+  for (const auto& e : routes.endpoints()) {
+    const provider_route& p = routes.providers()[e.provider];
+    _pools.push_back(std::make_unique<upstream::pool>(s, _upstream_blocks, *e.ep, p.tls.get()));
+    if (_metrics && p.tls) _pools.back()->observe_tls(_metrics, e.provider);
   }
   if (_metrics && !_pools.empty()) {
     _pool_timer.set_callback(&shard_handler::on_pool_timer, this);
     _shard.timers().arm(_pool_timer, _shard.now_ns() + runtime::ms_to_ns(pool_publish_ms));
   }
+  for (size_t i = 0; i < routes.providers().size(); ++i) {
+    routes.providers()[i].gate->attach(s.id(), s, &_queues[i]);
+  }
+  _health.start();
 }
 
-shard_handler::~shard_handler() = default;
+shard_handler::~shard_handler() {
+  for (const auto& p : _routes.providers()) p.gate->detach(_shard.id());
+}
 
 void shard_handler::drain() noexcept {
+  _health.drain();
   for (auto& p : _pools) p->close_idle();
   if (_metrics) {
-    for (uint32_t i = 0; i < _pools.size(); ++i) publish_pool(i);
+    for (uint32_t i = 0; i < _routes.providers().size(); ++i) publish_pool(i);
   }
 }
 
+// The provider's figures are the sum of its endpoints' pools on this shard.
 void shard_handler::publish_pool(uint32_t provider) noexcept {
-  const upstream::pool& p = *_pools[provider];
-  _metrics->pool_state(_shard.id(), provider, p.idle(), p.leased(), p.counters().connects);
+  uint32_t idle = 0, active = 0;
+  uint64_t connects = 0;
+  for (const endpoint_route& e : _routes.endpoints_of(_routes.providers()[provider])) {
+    const upstream::pool& p = pool_for(e);
+    idle += p.idle();
+    active += p.leased();
+    connects += p.counters().connects;
+  }
+  _metrics->pool_state(_shard.id(), provider, idle, active, connects);
 }
 
 void shard_handler::on_pool_timer(runtime::timer& t, void* self) noexcept {
   auto* h = static_cast<shard_handler*>(self);
-  for (uint32_t i = 0; i < h->_pools.size(); ++i) h->publish_pool(i);
+  for (uint32_t i = 0; i < h->_routes.providers().size(); ++i) h->publish_pool(i);
   h->_shard.timers().arm(t, h->_shard.now_ns() + runtime::ms_to_ns(pool_publish_ms));
 }
 
@@ -139,7 +159,10 @@ runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
   const uint16_t status = ex.out().last_status();
   if (_metrics) {
     _metrics->end(_shard.id(), note, status, duration_ns);
-    if (note.model_slot) publish_pool(_metrics->provider_of_slot(note.model_slot));
+    if (note.model_slot) {
+      bool answered = note.provider_index < _routes.providers().size();
+      publish_pool(answered ? note.provider_index : _metrics->provider_of_slot(note.model_slot));
+    }
   }
   if (_cfg.log.access_log) write_access_line(ex, note, status, duration_ns);
 }

@@ -1,6 +1,8 @@
 // The gateway's request handler, one per shard: gives every request its id, routes by path to the
 // built-in endpoints and the proxy, and records metrics and the access line when it ends. Owns
-// the shard's upstream pools (one per provider), whose figures it mirrors into its metric block.
+// the shard's upstream pools (one per endpoint; their figures mirrored per provider into its
+// metric block), its balancer state (smooth-WRR weights, a random generator), its wait lists for
+// the providers' queues and its health checks.
 #pragma once
 
 #include <atomic>
@@ -12,9 +14,12 @@
 #include <ringgate/httpd/exchange.hpp>
 #include <ringgate/runtime/block_pool.hpp>
 #include <ringgate/runtime/shard.hpp>
+#include <ringgate/resilience/rng.hpp>
 #include <ringgate/runtime/timer.hpp>
 #include <ringgate/upstream/pool.hpp>
 
+#include "bulkhead.hpp"
+#include "health_check.hpp"
 #include "metrics.hpp"
 #include "routes.hpp"
 
@@ -39,7 +44,8 @@ class shard_handler final : public httpd::handler {
   // `metrics` may be null (metrics off: no metric work at all); `admin` answers /metrics and
   // /admin/* on this listener when admin.expose_on_data is set (null otherwise).
   shard_handler(runtime::shard& s, const config::config& cfg, const route_table& routes,
-                gateway_metrics* metrics, std::unique_ptr<admin_handler> admin);
+                gateway_metrics* metrics, std::unique_ptr<admin_handler> admin,
+                uint32_t shard_count = 1);
   ~shard_handler() override;
   runtime::task<void> handle(httpd::exchange& ex) override;
   void drain() noexcept override;
@@ -48,9 +54,14 @@ class shard_handler final : public httpd::handler {
   const config::config& cfg() const noexcept { return _cfg; }
   const route_table& routes() const noexcept { return _routes; }
   gateway_metrics* metrics() noexcept { return _metrics; }
-  upstream::pool& pool_for(const provider_route& p) noexcept {
-    return *_pools[size_t(&p - _routes.providers().data())];
+  upstream::pool& pool_for(const endpoint_route& e) noexcept {
+    return *_pools[size_t(&e - _routes.endpoints().data())];
   }
+  // This shard's smooth-WRR running weights for `p`'s members.
+  std::span<int64_t> wrr(const pool_route& p) noexcept {
+    return {_wrr.data() + p.wrr_offset, p.members.size()};
+  }
+  resilience::rng& rng() noexcept { return _rng; }
   runtime::block_pool& body_blocks() noexcept { return _body_blocks; }
   proxy_counters& counters() noexcept { return _counters; }
   // Shard-wide scratch for work that completes without suspending (never across a co_await).
@@ -75,6 +86,10 @@ class shard_handler final : public httpd::handler {
   runtime::block_pool _upstream_blocks;
   runtime::block_pool _body_blocks;
   std::vector<std::unique_ptr<upstream::pool>> _pools;
+  std::vector<int64_t> _wrr;
+  resilience::rng _rng;
+  std::unique_ptr<shard_queue[]> _queues;  // per provider
+  health_checker _health;
   proxy_counters _counters;
   static constexpr size_t scratch_bytes = 16 * 1024;
   std::unique_ptr<char[]> _event_scratch = std::make_unique<char[]>(scratch_bytes);

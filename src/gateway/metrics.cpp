@@ -175,14 +175,6 @@ gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<co
     for (auto k : upstream_error_kinds) errs.series.push_back({p.name, std::string(k)});
   }
   _upstream_errors = _reg.add(std::move(errs));
-  _retries = _reg.add({"ringgate_retries_total",
-                       "Upstream attempts after the first (today: a pooled connection the "
-                       "server had closed).",
-                       observe::metric_type::counter, {"provider"}, by_provider, true});
-  _circuit = _reg.add({"ringgate_circuit_state",
-                       "Circuit breaker state per provider endpoint: 0 closed, 1 half-open, 2 "
-                       "open.",
-                       observe::metric_type::gauge, {"provider"}, by_provider, true});
 
   observe::family_options tokens{"ringgate_tokens_total",
                                  "Tokens reported by the upstream, by model, provider and "
@@ -203,11 +195,7 @@ gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<co
   }
   _tokens = _reg.add(std::move(tokens));
   _cost = _reg.add(std::move(cost));
-  std::vector<std::vector<std::string>> by_model;
-  for (const auto& m : models) by_model.push_back({m.name});
-  _fallbacks = _reg.add({"ringgate_fallbacks_total",
-                         "Requests served by a fallback model, by the model asked for.",
-                         observe::metric_type::counter, {"model"}, by_model, true});
+  _resilience.add(_reg, routes);  // retries, fallbacks, circuits, hedges, bulkheads, health
   std::vector<std::vector<std::string>> by_key;
   for (const auto& k : keys) by_key.push_back({k.name});
   _rate_limited = _reg.add({"ringgate_rate_limited_total",
@@ -304,10 +292,10 @@ void gateway_metrics::end(uint32_t shard, const exchange_note& n, uint16_t statu
   b.observe_ns(_duration, e, duration_ns);
   b.observe_ns(_overhead, e, duration_ns > n.upstream_ns ? duration_ns - n.upstream_ns : 0);
   if (slot == 0) return;  // nothing was routed
-  uint32_t p = provider_of_slot(slot);
+  // The provider that answered (a model's pool may span several), else the model's own.
+  uint32_t p = n.provider_index < _providers ? n.provider_index : provider_of_slot(slot);
   if (n.upstream_ttfb_ns) b.observe_ns(_upstream_ttfb, p, n.upstream_ttfb_ns);
   if (n.upstream_ns) b.observe_ns(_upstream_duration, p, n.upstream_ns);
-  if (n.retries) b.add(_retries, p, n.retries);
   int kind = -1;
   for (uint32_t k = 0; k < error_kind_count; ++k) {
     if (n.error == upstream_error_kinds[k]) kind = int(k);

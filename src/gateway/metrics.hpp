@@ -15,6 +15,8 @@
 #include <ringgate/observe/metrics.hpp>
 #include <ringgate/upstream/pool.hpp>
 
+#include "metrics_resilience.hpp"
+
 namespace rg::gateway {
 
 class route_table;
@@ -32,7 +34,8 @@ struct exchange_note {
   uint8_t request_id_len = 0;
   // Filled by the proxy:
   std::string_view model;           // as the client asked (client text: logs only, never labels)
-  std::string_view provider;        // configured provider name
+  std::string_view provider;        // configured provider name (of the attempt that answered)
+  uint32_t provider_index = UINT32_MAX;  // its index in the route table; none: the model's
   std::string_view upstream_model;  // as sent upstream
   const config::model_price* price = nullptr;  // a configured model's prices, else null
   bool stream = false;
@@ -100,6 +103,7 @@ class gateway_metrics final : public upstream::tls_observer {
 
   // The Prometheus text exposition of everything.
   std::string expose() const;
+  const resilience_metrics& resilience() const noexcept { return _resilience; }
 
   // Upstream TLS handshakes, from each shard's pools (tag = provider index).
   void tls_handshake(uint32_t shard, uint32_t provider, bool resumed) noexcept override;
@@ -116,8 +120,9 @@ class gateway_metrics final : public upstream::tls_observer {
   observe::family_id _overhead, _upstream_ttfb, _upstream_duration, _upstream_errors;
   observe::family_id _stream_ttft, _stream_gap, _stream_chunks, _stream_bytes;
   observe::family_id _pool_connections, _pool_connects;
-  observe::family_id _tokens, _cost, _retries, _fallbacks, _circuit, _rate_limited, _budget_rejected;
+  observe::family_id _tokens, _cost, _rate_limited, _budget_rejected;
   observe::family_id _stream_relay;
+  resilience_metrics _resilience;
   uint32_t _providers = 0;
   observe::family_id _up_tls_handshakes, _up_tls_resumed, _up_tls_failures;
 };

@@ -1,6 +1,5 @@
-// The request side of the proxy: validation, routing, the upstream request (allowlisted headers,
-// spliced body), the pooled connection with one retry when a reused connection turns out stale,
-// and the buffered relay of non-streamed answers with error mapping.
+// The request side of the proxy: validation, routing, the client watch, the upstream attempts
+// (attempt.cpp, failover.cpp) and the buffered relay of non-streamed answers with error mapping.
 #include "proxy.hpp"
 
 #include <cerrno>
@@ -12,6 +11,7 @@
 #include <ringgate/runtime/clock.hpp>
 #include <ringgate/runtime/log.hpp>
 
+#include "attempt.hpp"
 #include "call.hpp"
 #include "headers.hpp"
 #include "metrics.hpp"
@@ -38,27 +38,6 @@ bool route_request(call_state& c) {
   return true;
 }
 
-// The upstream request head. Returns its length, or 0 when it does not fit.
-size_t build_upstream_head(call_state& c, size_t body_bytes, char* buf, size_t cap) {
-  const auto& ep = c.route.provider->ep->options();
-  http::response_writer w(std::span<char>(buf, cap));  // a byte appender with overflow checks
-  w.raw("POST ").raw(ep.base_path).raw(c.kind == api::chat ? "/chat/completions" : "/embeddings");
-  w.raw(" HTTP/1.1\r\n");
-  w.header("host", ep.host_header);
-  w.raw(c.route.provider->header_lines);
-  w.header("content-type", "application/json");
-  w.header("content-length", uint64_t(body_bytes));
-  w.header("accept-encoding", "identity");
-  w.header("x-request-id", c.request_id_view());
-  const auto& head = c.ex.head();
-  for (size_t i = 0; i < head.header_count; ++i) {
-    const http::header& h = head.headers[i];
-    if (forwarded_header(c.route.provider->forward, h.name)) w.header(h.name, h.value);
-  }
-  w.end_head();
-  return w.ok() ? w.size() : 0;
-}
-
 runtime::task<void> watch_client(call_state& c) {
   c.watching = true;
   for (;;) {
@@ -68,7 +47,7 @@ runtime::task<void> watch_client(call_state& c) {
     if (rs == read_status::full) break;
     c.client_gone = true;
     proxy_counters::bump(c.h.counters().client_disconnects);
-    if (c.conn) c.conn->io.abort();
+    cancel_attempts(c);
     break;
   }
   c.watching = false;
@@ -79,84 +58,12 @@ void stop_watching(call_state& c) noexcept {
   if (c.watching) c.ex.io().interrupt_reader();
 }
 
-enum class head_outcome : uint8_t { ok, stale, failed };
-
-void capture_meta(call_state& c) noexcept {
-  auto& m = c.meta;
-  m.status = c.resp.status;
-  m.body = c.resp.body;
-  m.content_length = c.resp.content_length;
-  m.keep_alive = c.resp.keep_alive;
-  std::string_view ct = "application/json";
-  if (const http::header* h = c.resp.find("content-type")) ct = h->value;
-  m.content_type_len = uint8_t(std::min(ct.size(), sizeof(m.content_type)));
-  std::memcpy(m.content_type, ct.data(), m.content_type_len);
-  m.event_stream = m.content_type_view().starts_with("text/event-stream");
-  m.retry_after_len = 0;
-  if (const http::header* h = c.resp.find("retry-after"); h && h->value.size() <= sizeof(m.retry_after)) {
-    m.retry_after_len = uint8_t(h->value.size());
-    std::memcpy(m.retry_after, h->value.data(), h->value.size());
-  }
-}
-
-// Sends the request on c.conn and reads the response head (skipping 1xx).
-runtime::task<head_outcome> exchange_head(call_state& c, std::span<const iovec> request) {
-  iovec iov[json::splice::pieces_max + 1];
-  std::memcpy(iov, request.data(), request.size() * sizeof(iovec));
-  const auto& opts = c.route.provider->ep->options();
-  bool reused = c.conn->uses > 1;
-  c.sent_ns = runtime::monotonic_ns();
-  int rc = co_await c.conn->io.send_all(std::span<iovec>(iov, request.size()), c.total_deadline_ns);
-  if (rc < 0) {
-    if (c.client_gone) co_return head_outcome::failed;
-    if (reused) co_return head_outcome::stale;
-    fail(c, 502, "upstream connection failed while sending the request", "upstream_error");
-    co_return head_outcome::failed;
-  }
-  uint64_t first_byte_deadline =
-      std::min(c.total_deadline_ns, c.h.shard().now_ns() + ms_to_ns(opts.first_byte_timeout_ms));
-  c.parser.reset();
-  bool interim_seen = false;
-  for (;;) {
-    http::head_result hr = c.parser.parse(c.conn->io.input(), c.resp, http::request_kind::normal);
-    if (hr.status == http::parse_status::complete) {
-      if (!c.resp.interim()) {
-        c.upstream_head_ns = runtime::monotonic_ns();
-        capture_meta(c);
-        c.conn->io.consume(hr.head_bytes);
-        co_return head_outcome::ok;
-      }
-      c.conn->io.consume(hr.head_bytes);
-      c.parser.reset();
-      interim_seen = true;
-      continue;
-    }
-    if (hr.status == http::parse_status::error) {
-      fail(c, 502, "upstream sent an invalid response", "upstream_error");
-      co_return head_outcome::failed;
-    }
-    read_status rs = co_await c.conn->io.read_more(first_byte_deadline);
-    if (rs == read_status::data) continue;
-    if (c.client_gone) co_return head_outcome::failed;
-    bool nothing = c.conn->io.input().empty() && !interim_seen;
-    if ((rs == read_status::eof || rs == read_status::error) && nothing && reused) {
-      co_return head_outcome::stale;
-    }
-    if (rs == read_status::timeout) {
-      fail(c, 504, "upstream timed out before responding", "upstream_timeout");
-    } else {
-      fail(c, 502, "upstream closed the connection before responding", "upstream_error");
-    }
-    co_return head_outcome::failed;
-  }
-}
-
 // Buffers the whole upstream body and answers with it (mapping non-OpenAI error bodies).
 runtime::task<bool> relay_buffered(call_state& c) {
   httpd::body_buffer body(c.h.body_blocks());
   http::body_decoder dec;
   dec.start(c.meta.body, c.meta.content_length, http::response_limits{}.body_bytes_max);
-  const auto& opts = c.route.provider->ep->options();
+  const auto& opts = c.upstream_options();
   while (!dec.done()) {
     std::string_view in = c.conn->io.input();
     while (!in.empty() && !dec.done()) {
@@ -223,10 +130,11 @@ runtime::task<bool> relay_buffered(call_state& c) {
 
 }  // namespace
 
-void fail(call_state& c, uint16_t status, std::string_view message, std::string_view code) {
+void fail(call_state& c, uint16_t status, std::string_view message, std::string_view code,
+          std::string_view extra_headers) {
   c.error_code = code;
   char extra[256];
-  std::string_view lines = response_header_lines(c, extra, sizeof(extra));
+  std::string_view lines = response_header_lines(c, extra, sizeof(extra), extra_headers);
   c.ex.error(status, message, code, lines);
   if (status >= 500) proxy_counters::bump(c.h.counters().upstream_errors);
 }
@@ -243,11 +151,16 @@ std::string_view response_header_lines(call_state& c, char* buf, size_t cap,
 void fill_note(const call_state& c, exchange_note& n) noexcept {
   n.model = c.info.model;
   n.stream = c.info.stream;
-  if (c.route.provider) {
+  if (c.winner.provider) {
+    n.provider = c.winner.provider->name;
+    n.provider_index = uint32_t(c.winner.provider - c.h.routes().providers().data());
+    n.upstream_model = c.winner.target ? std::string_view(c.winner.target->upstream_model)
+                                       : c.route.upstream_model;
+  } else if (c.route.provider) {
     n.provider = c.route.provider->name;
-    n.upstream_model = c.route.upstream_model;
-    if (c.route.model) n.price = &c.route.model->price;
   }
+  // The price of what ran: a fallback model's when one answered.
+  if (const model_route* m = c.served ? c.served : c.route.model) n.price = &m->price;
   n.usage_known = c.usage.present();
   n.tokens_in = std::max<int64_t>(c.usage.prompt_tokens, 0);
   n.tokens_out = std::max<int64_t>(c.usage.completion_tokens, 0);
@@ -273,84 +186,24 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
   c.request_id_len = note.request_id_len;
   if (!route_request(c)) co_return;
   if (h.metrics()) note.model_slot = h.metrics()->model_slot(c.route);
-  const auto& opts = c.route.provider->ep->options();
-  c.total_deadline_ns = c.started_ns + ms_to_ns(opts.total_timeout_ms);
+  c.injected_usage = kind == api::chat && c.info.stream && json::needs_include_usage(c.info);
+  const auto& first = h.routes().endpoints()[c.route.provider->first_endpoint].ep->options();
+  c.total_deadline_ns = c.started_ns + ms_to_ns(first.total_timeout_ms);
 
-  json::rewrite_options rw;
-  rw.quoted_model = c.route.quoted_upstream;
-  if (kind == api::chat && c.info.stream && json::needs_include_usage(c.info)) {
-    rw.usage = json::usage_policy::ensure_included;
-    c.injected_usage = true;
-  }
-  json::splice body = json::rewrite_request(ex.body(), c.info, rw);
-  char head[4096];
-  size_t head_len = build_upstream_head(c, body.total_bytes(), head, sizeof(head));
-  if (head_len == 0) {
-    fail(c, 400, "request headers too large to forward", "invalid_request");
-    co_return;
-  }
-  iovec request[json::splice::pieces_max + 1];
-  request[0] = {head, head_len};
-  for (size_t i = 0; i < body.count; ++i) {
-    request[i + 1] = {const_cast<char*>(body.pieces[i].data()), body.pieces[i].size()};
-  }
-  std::span<const iovec> req(request, body.count + 1);
-
-  proxy_counters::bump(h.counters().upstream_requests);
-  upstream::pool& pool = h.pool_for(*c.route.provider);
   runtime::spawn(watch_client(c));
-  head_outcome outcome = head_outcome::failed;
-  c.acquire_ns = runtime::monotonic_ns();
-  for (int attempt = 0; attempt < 2 && !c.client_gone; ++attempt) {
-    auto conn = co_await pool.acquire(attempt > 0);
-    if (!conn && conn.error().kind == error_kind::tls) {
-      // The request was never sent: no byte (and no key) reached an unverified peer.
-      char msg[256];
-      snprintf(msg, sizeof(msg), "upstream TLS: %.*s for %s", int(conn.error().context.size()),
-               conn.error().context.data(), opts.host.c_str());
-      fail(c, 502, msg, "upstream_tls_error");
-      break;
-    }
-    if (!conn && conn.error().kind == error_kind::limit) {
-      // Logged (rate-limited) and counted by the pool; nothing was sent.
-      fail(c, 503, "upstream connection pool exhausted", "upstream_pool_exhausted");
-      break;
-    }
-    if (!conn) {
-      bool timeout = conn.error().kind == error_kind::timeout;
-      fail(c, timeout ? 504 : 502,
-           timeout ? "upstream connect timed out" : "upstream connection failed",
-           timeout ? "upstream_timeout" : "upstream_error");
-      log::warn("upstream connect failed",
-                {{"provider", c.route.provider->name}, {"error", strerror(conn.error().sys_errno)},
-                 {"request_id", c.request_id_view()}});
-      break;
-    }
-    if (c.client_gone) {
-      // Gone while we waited for the connection: it carried nothing, so it goes back as it is.
-      pool.release(*conn, upstream::reuse::keep);
-      break;
-    }
-    c.conn = *conn;
-    outcome = co_await exchange_head(c, req);
-    if (outcome != head_outcome::stale) break;
-    // A pooled connection the server had closed: never the client's problem. Retry once, fresh.
-    proxy_counters::bump(h.counters().stale_retries);
-    ++c.retries;
-    pool.release(c.conn, upstream::reuse::close);
-    c.conn = nullptr;
-  }
   bool keep = false;
-  if (outcome == head_outcome::ok) {
+  bool upstream_failed = false;
+  if (co_await run_attempts(c)) {
     if (c.meta.event_stream && c.meta.status == 200) {
       keep = co_await relay_stream(c) && c.meta.keep_alive;
     } else {
       keep = co_await relay_buffered(c);
     }
+    upstream_failed = !c.client_gone && !c.error_code.empty();
   }
   c.relay_end_ns = runtime::monotonic_ns();
   stop_watching(c);
-  if (c.conn) pool.release(c.conn, keep && !c.client_gone ? upstream::reuse::keep : upstream::reuse::close);
+  finish_winner(c, keep && !c.client_gone, upstream_failed);
   if (c.client_gone) ex.force_close();
   if (c.usage.present()) {
     proxy_counters::bump(h.counters().tokens_in, uint64_t(std::max<int64_t>(c.usage.prompt_tokens, 0)));

@@ -59,7 +59,7 @@ class relay {
       : _c(c),
         _sse(event_line_max),
         _metrics(c.h.metrics()),
-        _provider(uint32_t(c.route.provider - c.h.routes().providers().data())) {}
+        _provider(uint32_t(c.winner.provider - c.h.routes().providers().data())) {}
 
   runtime::task<bool> run();
 
@@ -373,7 +373,7 @@ runtime::task<bool> relay::send_error_event() {
 
 runtime::task<bool> relay::run() {
   auto& io = _c.conn->io;
-  const auto& opts = _c.route.provider->ep->options();
+  const auto& opts = _c.upstream_options();
   proxy_counters::bump(_c.h.counters().streams);
   _dec.start(_c.meta.body, _c.meta.content_length, UINT64_MAX);
 
@@ -451,7 +451,7 @@ runtime::task<bool> relay::run() {
   if (_failed && !_c.client_gone) {
     _c.error_code = "upstream_stream_failed";
     proxy_counters::bump(_c.h.counters().stream_failures);
-    log::warn("upstream stream failed", {{"provider", _c.route.provider->name},
+    log::warn("upstream stream failed", {{"provider", _c.provider_name()},
                                          {"error", _fail_message},
                                          {"request_id", _c.request_id_view()}});
     _out_count = 0;  // complete events already queued are dropped with the failure

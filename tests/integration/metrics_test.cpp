@@ -291,8 +291,10 @@ TEST_F(metrics_test, tokens_cost_upstream_time_and_errors) {
             delta(R"(ringgate_upstream_ttfb_seconds_sum{provider="mock"})"));
   EXPECT_GT(delta(R"(ringgate_upstream_duration_seconds_sum{provider="mock"})"), 0);
   // Families with configured series are present even before anything happens.
-  EXPECT_EQ(sample(after, R"(ringgate_retries_total{provider="mock"})"), 0);
-  EXPECT_EQ(sample(after, R"(ringgate_circuit_state{provider="mock"})"), 0);
+  EXPECT_EQ(sample(after, R"(ringgate_retries_total{provider="mock",reason="connect_error"})"), 0);
+  EXPECT_EQ(sample(after, R"(ringgate_circuit_state{provider="mock",endpoint="http://127.0.0.1:)" +
+                              std::to_string(s_mock->port()) + R"(/v1"})"),
+            0);
   EXPECT_EQ(sample(after, R"(ringgate_fallbacks_total{model="mock-small"})"), 0);
   EXPECT_EQ(sample(after, R"(ringgate_rate_limited_total{key="team-a"})"), 0);
   EXPECT_EQ(sample(after, R"(ringgate_budget_rejected_total{key="team-a"})"), 0);

@@ -44,6 +44,8 @@ api_key = "sk-upstream-test"
 forward_headers = ["x-mock-*"]
 first_byte_timeout_ms = 3000
 idle_timeout_ms = 800
+# These tests are about relaying each upstream answer as it is: no circuit, no retries.
+circuit = { failures = 0, failure_rate_percent = 0 }
 
 # Prefix rules that would match every header the gateway never forwards.
 [[providers]]
@@ -57,10 +59,12 @@ forward_headers = ["up*", "cook*", "x-api*", "proxy-*", "ex*", "t*", "keep*", "a
 [[models]]
 name = "mock-small"
 targets = [{ provider = "mock", model = "mock-small" }]
+retry = { attempts = 1 }
 
 [[models]]
 name = "alias-model"
 targets = [{ provider = "mock", model = "mock-large" }]
+retry = { attempts = 1 }
 )";
     s_gw = server::start(gw);
   }

@@ -37,6 +37,7 @@ class gateway {
   std::unique_ptr<const config::config> _cfg;  // stable address: shards read it without locks
   std::unique_ptr<route_table> _routes;
   std::unique_ptr<gateway_metrics> _metrics;
+  uint32_t _shard_count = 1;
   httpd::http_server _data;
   std::unique_ptr<httpd::http_server> _admin;
 };
