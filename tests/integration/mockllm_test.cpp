@@ -1,7 +1,8 @@
 // tools/mockllm end to end, started on port 0 through the harness ($MOCKLLM_BIN names it):
 // OpenAI and Anthropic answers parsed as JSON, stream shapes, /mock/stats, and every fault mode as
 // a client sees it (status, closed before headers, RST, stall, early EOF, malformed, oversized);
-// concurrent requests in in_flight_max; the command-line defaults and their error messages.
+// concurrent requests in in_flight_max; the command-line defaults and their error messages;
+// faults armed for the next N requests, and abandoned requests.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -10,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -422,6 +424,55 @@ TEST_F(mockllm_test, injected_status_with_retry_after) {
   EXPECT_EQ(std::string_view(ja->root["type"]), "error");
   EXPECT_EQ(std::string_view(ja->root["error"]["type"]), "overloaded_error");
   EXPECT_EQ(stat("faults_injected"), 3u);
+}
+
+TEST_F(mockllm_test, armed_faults_apply_to_the_next_n_requests_on_every_shard) {
+  reset();
+  auto armed = exchange(post("/mock/arm", "",
+                             "x-mock-arm-count: 3\r\nx-mock-status: 503\r\n"
+                             "x-mock-retry-after-ms: 40\r\n"));
+  ASSERT_TRUE(armed);
+  EXPECT_EQ(armed->status, 200);
+  EXPECT_EQ(armed->body, R"({"ok":true,"armed":3})");
+  // Fresh connections land on either shard: the count is shared.
+  for (int i = 0; i < 3; ++i) {
+    auto r = exchange(post("/v1/chat/completions", chat_body));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << i;
+    EXPECT_EQ(r->header("retry-after-ms"), "40");
+  }
+  auto r = exchange(post("/v1/chat/completions", chat_body));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // A fault (not only a status), disarmed before it is used up.
+  exchange(post("/mock/arm", "", "x-mock-arm-count: 5\r\nx-mock-fault: close-before-headers\r\n"));
+  client c = connect();
+  ASSERT_TRUE(c.send(post("/v1/chat/completions", chat_body)));
+  EXPECT_TRUE(c.wait_closed(5s));
+  exchange(post("/mock/arm", "", "x-mock-arm-count: 0\r\n"));
+  r = exchange(post("/v1/chat/completions", chat_body));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  auto bad = exchange(post("/mock/arm", "", "x-mock-status: 503\r\n"));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);  // no count
+  bad = exchange(post("/mock/arm", "", "x-mock-arm-count: 1\r\nx-mock-fault: nope\r\n"));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+}
+
+TEST_F(mockllm_test, a_client_leaving_during_a_delay_counts_as_abandoned) {
+  reset();
+  client c = connect();
+  ASSERT_TRUE(c.send(post("/v1/chat/completions", chat_body, "x-mock-first-byte-ms: 20000\r\n")));
+  auto deadline = steady::now() + 5s;
+  while (stat("in_flight") != 1 && steady::now() < deadline) std::this_thread::sleep_for(10ms);
+  c.close();
+  while (stat("requests_abandoned") != 1 && steady::now() < deadline + 5s) {
+    std::this_thread::sleep_for(10ms);  // polling, not an assertion
+  }
+  EXPECT_EQ(stat("requests_abandoned"), 1u);
+  EXPECT_EQ(stat("in_flight"), 0u);
 }
 
 TEST_F(mockllm_test, close_before_headers) {
