@@ -283,6 +283,10 @@ runtime::task<std::expected<void, error>> pool::secure(connection& c) {
     if (_tls_observer) _tls_observer->tls_handshake(_shard.id(), _tls_tag, session.resumed());
     co_return std::expected<void, error>{};
   }
+  if (c.io.aborted()) {  // cancelled by the acquirer (acquire_cancel): not a TLS failure
+    co_return std::unexpected(
+        error{error_kind::cancelled, error_source::gateway, false, ECANCELED, "handshake cancelled"});
+  }
   tls::failure why = session.failure_for(rc);
   note_tls_failure(why, session.mbedtls_error());
   // Verification failures will fail again: not retryable. A reset or timeout might not.
