@@ -9,7 +9,7 @@ namespace {
 
 bool keep(std::string_view v, char* buf, size_t cap, std::string_view& out) noexcept {
   if (v.size() >= cap) return false;
-  std::memcpy(buf, v.data(), v.size());
+  if (!v.empty()) std::memcpy(buf, v.data(), v.size());  // an empty view may have no data()
   out = std::string_view(buf, v.size());
   return true;
 }
