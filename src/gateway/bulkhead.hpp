@@ -39,7 +39,7 @@ class shard_queue {
   queue_waiter* _tail = nullptr;
 };
 
-class provider_gate {
+class alignas(64) provider_gate {
  public:
   provider_gate(uint32_t max_concurrent, uint32_t queue_max, uint32_t shards);
 

@@ -484,7 +484,10 @@ runtime::task<bool> run_attempts(call_state& c) {
       drop_attempt(c, a);
       ++c.retries;
       ++retry_index;
-      if (*delay > 0) co_await c.alarm.wait_until(now + *delay);
+      // Woken early only by the client leaving (a stale wake just loops).
+      for (uint64_t until = now + *delay; !c.client_gone && c.h.shard().now_ns() < until;) {
+        co_await c.alarm.wait_until(until);
+      }
       if (!here) break;
     }
   }
