@@ -269,6 +269,7 @@ TEST_F(upstream_test, total_deadline_ends_a_slow_stream) {
   for (const auto& e : evs) EXPECT_NE(e.data, "[DONE]");
 }
 
+// The key is named too (providers may list several base_urls).
 TEST(upstream_startup, a_host_that_does_not_resolve_stops_the_start_naming_provider_and_host) {
   temp_dir dir;
   std::string path = dir.write("ringgate.toml", R"(
@@ -282,7 +283,8 @@ base_url = "http://no-such-host.invalid:8080/v1"
   ASSERT_TRUE(r.exit_code);
   EXPECT_EQ(*r.exit_code, 1);
   EXPECT_NE(
-      r.err.find("ringgate: providers.far-away: cannot resolve host \"no-such-host.invalid\""),
+      r.err.find(
+          "ringgate: providers.far-away.base_url: cannot resolve host \"no-such-host.invalid\""),
       std::string::npos)
       << r.err;
 }
