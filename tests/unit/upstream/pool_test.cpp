@@ -1,7 +1,8 @@
 // upstream::pool on a real shard against loopback listeners: reuse of an idle connection, the
 // idle_max bound, the idle timeout, a server-side close noticed while idle, the connections_max
 // cap (a waiter served by a release, by a closed slot, in arrival order, or failing at the
-// connect timeout), fresh_only at the cap, and connect timeout / refusal.
+// connect timeout), fresh_only at the cap, connect timeout / refusal, and acquire_cancel ending a
+// wait for a slot or a connect in flight.
 // Every body is a named coroutine on the shard; results are checked on the test thread.
 #include <gtest/gtest.h>
 
@@ -367,6 +368,79 @@ TEST(pool, a_refused_connect_is_an_io_error) {
   EXPECT_EQ(e.errors[0].kind, rg::error_kind::io);
   EXPECT_EQ(e.errors[0].sys_errno, ECONNREFUSED);
   EXPECT_EQ(e.total, 0u);
+}
+
+// Acquires with a cancel token into e.conns (or records the error).
+task<void> cancellable_take(env& e, upstream::acquire_cancel& token) {
+  auto c = co_await e.p->acquire(false, &token);
+  if (c) {
+    e.conns.push_back(*c);
+  } else {
+    e.errors.push_back(c.error());
+  }
+}
+
+task<void> cancel_waiting_body(env& e) {
+  co_await take(e);  // the pool (cap 1) is full
+  upstream::acquire_cancel queued, handed;
+  runtime::spawn(cancellable_take(e, queued));
+  co_await until(e, [&] { return e.p->waiting() == 1; });
+  queued.cancel();
+  co_await until(e, [&] { return e.errors.size() == 1; });
+  // A waiter cancelled right after it was handed the released connection passes it on.
+  runtime::spawn(cancellable_take(e, handed));
+  runtime::spawn(take(e));
+  co_await until(e, [&] { return e.p->waiting() == 2; });
+  e.p->release(e.conns[0], reuse::keep);  // wakes `handed` (resumed from the timer loop) …
+  handed.cancel();                        // … which is cancelled before it runs
+  co_await until(e, [&] { return e.errors.size() == 2 && e.conns.size() == 2; });
+  e.waiting = e.p->waiting();
+  release_all(e, reuse::keep, 1);
+  co_await finish(e);
+}
+
+TEST(pool, a_cancelled_waiter_leaves_the_queue_and_passes_on_a_connection_it_was_handed) {
+  listener l;
+  auto o = options_for(l.port);
+  o.pool_connections_per_shard_max = 1;
+  env e(o);
+  run(e, cancel_waiting_body);
+  ASSERT_EQ(e.errors.size(), 2u);
+  for (const auto& err : e.errors) EXPECT_EQ(err.kind, rg::error_kind::cancelled);
+  ASSERT_EQ(e.conns.size(), 2u);
+  EXPECT_EQ(e.conns[1], e.conns[0]);  // the third acquire got the released connection
+  EXPECT_EQ(e.counters.exhausted, 0u);  // a cancel is not exhaustion
+  EXPECT_EQ(e.counters.connects, 1u);
+  EXPECT_EQ(e.waiting, 0u);
+}
+
+task<void> cancel_connect_body(env& e) {
+  upstream::acquire_cancel token;
+  runtime::spawn(cancellable_take(e, token));
+  co_await until(e, [&] { return e.p->connecting() == 1; });
+  token.cancel();
+  co_await until(e, [&] { return !e.errors.empty(); });
+  co_await finish(e);
+}
+
+TEST(pool, a_cancel_cuts_a_connect_in_flight_short) {
+  // As above: a full backlog leaves the connect unanswered, here far past the test's bounds.
+  listener l(0);
+  int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(l.port);
+  ASSERT_EQ(::connect(filler, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  auto o = options_for(l.port);
+  o.connect_timeout_ms = 60000;
+  env e(o);
+  run(e, cancel_connect_body);
+  ::close(filler);
+  EXPECT_TRUE(e.conns.empty());
+  ASSERT_EQ(e.errors.size(), 1u);
+  EXPECT_EQ(e.errors[0].kind, rg::error_kind::cancelled);
+  EXPECT_EQ(e.total, 0u);  // not left counted as connecting
 }
 
 }  // namespace
