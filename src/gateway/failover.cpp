@@ -372,6 +372,7 @@ bool refuse(call_state& c, pick_result why) {
 }
 
 retry_reason reason_of(const attempt_slot& a) {
+  if (a.local_limit) return retry_reason::pool_exhausted;
   switch (a.outcome) {
     case outcome::connect:
       return retry_reason::connect_error;
@@ -468,6 +469,9 @@ runtime::task<bool> run_attempts(call_state& c) {
       // Retryable. Somewhere to go: another attempt here, or a later stage.
       uint64_t now = c.h.shard().now_ns();
       bool here = n + 1 < st.policy->attempts && reachable(c, *st.pool, 0, now);
+      // A full connection pool was already waited for (connect_timeout_ms): going back to the
+      // same endpoint would only wait again; another endpoint, or a fallback, may have room.
+      if (here && a.local_limit && !reachable(c, *st.pool, tried, now)) here = false;
       bool later = false;
       for (uint32_t k = s + 1; !here && !later && k < stages; ++k) {
         later = reachable(c, *stage_at(c, k).pool, 0, now);

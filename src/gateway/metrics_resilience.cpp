@@ -14,7 +14,7 @@ namespace {
 using series_list = std::vector<std::vector<std::string>>;
 
 constexpr std::string_view retry_reasons[] = {"stale_connection", "connect_error", "reset",
-                                              "timeout", "status"};
+                                              "timeout", "status", "pool_exhausted"};
 constexpr std::string_view hedge_events[] = {"started", "won", "cancelled"};
 constexpr std::string_view queue_results[] = {"admitted", "timeout", "full"};
 constexpr std::string_view refusals[] = {"no_endpoint", "saturated"};

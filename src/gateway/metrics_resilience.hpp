@@ -20,6 +20,7 @@ enum class retry_reason : uint8_t {
   reset,
   timeout,
   status,
+  pool_exhausted,  // this shard's connection pool for the endpoint was at connections_max
   count_
 };
 enum class hedge_event : uint8_t { started, won, cancelled, count_ };

@@ -174,6 +174,10 @@ TEST_F(upstream_test, a_full_pool_answers_503_after_the_connect_timeout) {
     EXPECT_FALSE(r->header("x-request-id").empty());
   }
   EXPECT_EQ(metric_sample(scrape(_gw->admin_port()), exhausted), 2);
+  // The only endpoint is not tried again: that would only wait for the same full pool.
+  EXPECT_EQ(metric_sample(scrape(_gw->admin_port()),
+                          R"(ringgate_retries_total{provider="mock",reason="pool_exhausted"})"),
+            0);
   // The client holding the only connection leaves: the connection is closed and the slot freed.
   holder.close();
   ASSERT_EQ(mock().wait_for("in_flight", 0), 0u);
