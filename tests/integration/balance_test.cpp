@@ -1,7 +1,8 @@
-// Load balancing, concurrency limits and hedging end to end: weights across three upstreams,
-// least-outstanding steering away from a slow endpoint, a provider limit that holds under 500
-// concurrent requests on every shard (mockllm reports its in-flight maximum), the excess refused
-// with 429 or failed over, and a hedge whose losing attempt the mock sees closed.
+// Load balancing, concurrency limits and hedging end to end: weights over 10,000 requests to
+// three upstreams, least-outstanding steering away from a slow endpoint, a provider limit that
+// holds under 500 concurrent requests on every shard (mockllm reports its in-flight maximum) and
+// a per-endpoint limit on each endpoint, the excess refused with 429 or failed over, and a hedge
+// whose losing attempt the mock sees closed.
 #include <sys/socket.h>
 
 #include <chrono>
@@ -24,6 +25,21 @@ void hold(const mock& m, server& gw, std::string_view model, client& holder) {
   ASSERT_TRUE(eventually([&] { return m.stat("in_flight") == 1; }));
 }
 
+// Sends `n` requests for `model`, each on its own connection, all before reading any answer;
+// returns how many were answered 200.
+int all_at_once(server& gw, std::string_view model, int n) {
+  std::vector<client> clients(static_cast<size_t>(n));
+  for (auto& c : clients) {
+    if (!c.connect(gw.port()) || !c.send(chat(model))) ADD_FAILURE() << "could not send";
+  }
+  int ok = 0;
+  for (auto& c : clients) {
+    auto r = c.read_response(60s);
+    if (r && r->status == 200) ++ok;
+  }
+  return ok;
+}
+
 TEST(balance, weights_are_honoured_across_three_upstreams) {
   mock m[3] = {start_mock(), start_mock(), start_mock()};
   for (auto& x : m) ASSERT_TRUE(x.srv);
@@ -35,7 +51,7 @@ TEST(balance, weights_are_honoured_across_three_upstreams) {
                                     { provider = "p2", model = "c", weight = 2 })");
   auto gw = start_gateway(toml);
   ASSERT_TRUE(gw);
-  constexpr int n = 400;
+  constexpr int n = 10'000;
   for (int i = 0; i < n; ++i) {
     auto r = roundtrip(gw->port(), chat("w"));
     ASSERT_TRUE(r && r->status == 200);
@@ -87,21 +103,27 @@ TEST(balance, a_provider_limit_holds_under_500_concurrent_requests_on_every_shar
       model_block("c", R"({ provider = "p", model = "x" })"));
   ASSERT_TRUE(gw);
   constexpr int n = 500;
-  std::vector<client> clients(n);
-  for (auto& c : clients) {
-    ASSERT_TRUE(c.connect(gw->port()));
-    ASSERT_TRUE(c.send(chat("c")));
-  }
-  int ok = 0;
-  for (auto& c : clients) {
-    auto r = c.read_response(60s);
-    if (r && r->status == 200) ++ok;
-  }
-  EXPECT_EQ(ok, n);
+  EXPECT_EQ(all_at_once(*gw, "c", n), n);
   EXPECT_EQ(m.chats(), uint64_t(n));
   EXPECT_LE(m.stat("in_flight_max"), 8u) << "the provider's max_concurrent was exceeded";
   EXPECT_GE(metric(*gw, R"(ringgate_bulkhead_queue_total{provider="p",result="admitted"})"), 1);
   EXPECT_EQ(metric(*gw, R"(ringgate_provider_in_flight{provider="p"})"), 0);
+}
+
+TEST(balance, a_per_endpoint_limit_holds_on_each_endpoint) {
+  mock m[2] = {start_mock({"--first-byte-ms", "5"}), start_mock({"--first-byte-ms", "5"})};
+  for (auto& x : m) ASSERT_TRUE(x.srv);
+  auto gw = start_gateway(provider("p", {m[0].url(), m[1].url()},
+                                   "max_concurrent = 1000\nmax_concurrent_per_endpoint = 3\n"
+                                   "queue_max = 1000\nqueue_timeout_ms = 60000") +
+                          model_block("c", R"({ provider = "p", model = "x" })"));
+  ASSERT_TRUE(gw);
+  constexpr int n = 200;
+  EXPECT_EQ(all_at_once(*gw, "c", n), n);
+  EXPECT_EQ(m[0].chats() + m[1].chats(), uint64_t(n));
+  for (auto& x : m) {
+    EXPECT_LE(x.stat("in_flight_max"), 3u) << "max_concurrent_per_endpoint was exceeded";
+  }
 }
 
 TEST(balance, the_excess_is_refused_with_429_or_fails_over) {

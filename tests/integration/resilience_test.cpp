@@ -1,7 +1,8 @@
 // Retries, fallbacks, circuit breakers and health checks end to end: ringgate in front of
 // several mockllm instances whose faults are armed for their next N requests, so every outcome
 // is deterministic. What the upstreams saw comes from /mock/stats; what ringgate decided from
-// /admin/providers and /metrics.
+// /admin/providers and /metrics. Also: a retry's preference for an untried endpoint, and a full
+// connection pool retried elsewhere.
 #include <chrono>
 
 #include "resilience_util.hpp"
@@ -294,6 +295,61 @@ TEST_F(resilience_test, an_endpoint_failing_its_health_checks_gets_no_traffic) {
             1);
   a().arm(0, "");  // recovers
   ASSERT_TRUE(eventually([&] { return endpoint_field(*gw, "pa", 0, "healthy") == "true"; }));
+}
+
+TEST_F(resilience_test, a_retry_prefers_an_endpoint_not_tried_yet) {
+  // Endpoint a fails every request; with the circuit off it stays in rotation, so only the
+  // retry's preference keeps the second attempt off it.
+  auto gw = start_gateway(
+      provider("pa", {a().url(), b().url()}, "circuit = { failures = 0, failure_rate_percent = 0 }") +
+      "[[models]]\nname = \"m\"\ntargets = [{ provider = \"pa\", model = \"up-m\" }]\n"
+      "retry = { attempts = 2, backoff_base_ms = 1, backoff_max_ms = 1 }\n");
+  ASSERT_TRUE(gw);
+  a().arm(1'000'000, "x-mock-status: 503\r\n");
+  constexpr int n = 12;
+  for (int i = 0; i < n; ++i) {
+    auto r = roundtrip(gw->port(), chat("m"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << "a retry went back to the failing endpoint: " << r->body;
+  }
+  EXPECT_EQ(b().chats(), uint64_t(n));
+  EXPECT_GE(a().chats(), 1u);  // the balancer sends first attempts there too
+  EXPECT_EQ(metric(*gw, R"(ringgate_retries_total{provider="pa",reason="status"})"),
+            double(a().chats()));
+}
+
+TEST_F(resilience_test, a_full_connection_pool_is_retried_on_another_endpoint) {
+  // One shard, one connection per endpoint: while a holds its only connection, an attempt on a
+  // waits connect_timeout_ms for it, then goes to b, never back to a; a full pool is the
+  // gateway's own limit, so a's circuit (1 failure opens it) stays closed.
+  auto gw = start_gateway(
+      provider("pa", {a().url(), b().url()},
+               "connect_timeout_ms = 200\npool = { connections_max = 1, idle_max = 1 }\n"
+               "circuit = { failures = 1, failure_rate_percent = 0 }") +
+          "[[models]]\nname = \"m\"\ntargets = [{ provider = \"pa\", model = \"up-m\" }]\n"
+          "retry = " + std::string(fast_retry) + "\n",
+      1);
+  ASSERT_TRUE(gw);
+  a().arm(1, "x-mock-first-byte-ms: 20000\r\n");
+  std::vector<client> parked;  // until one sits on a (those sent to b just return)
+  for (int i = 0; i < 10 && a().stat("in_flight") == 0; ++i) {
+    parked.emplace_back();
+    ASSERT_TRUE(parked.back().connect(gw->port()) && parked.back().send(chat("m")));
+    ASSERT_TRUE(eventually([&] { return a().stat("in_flight") + b().chats() >= parked.size(); }));
+  }
+  ASSERT_EQ(a().stat("in_flight"), 1u);
+  uint64_t b_before = b().chats();
+  for (int i = 0; i < 4; ++i) {
+    auto r = roundtrip(gw->port(), chat("m"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+  EXPECT_EQ(a().chats(), 1u);
+  EXPECT_EQ(b().chats(), b_before + 4);
+  EXPECT_GE(metric(*gw, R"(ringgate_retries_total{provider="pa",reason="pool_exhausted"})"), 1);
+  EXPECT_EQ(circuit(*gw, "pa", 0), "closed");
+  parked.clear();
+  EXPECT_TRUE(eventually([&] { return a().stat("in_flight") == 0; }));
 }
 
 }  // namespace
