@@ -196,10 +196,41 @@ TEST(ResilienceConfig, Retry) {
   EXPECT_TRUE(ok(model + "retry = { statuses = [] }\n").models[0].retry.statuses.empty());
 }
 
-TEST(ResilienceConfig, ShippedExampleIsValid) {
+// The example documents each option with its default by setting it to the default: it must
+// stay so (a changed default would otherwise leave the example lying).
+TEST(ResilienceConfig, ShippedExampleIsValidAndShowsTheDefaults) {
   auto c = load_file(std::string(RINGGATE_SOURCE_ROOT) + "/config/ringgate.toml", no_env());
   ASSERT_TRUE(c) << c.error().message;
-  EXPECT_EQ(c->models[0].retry.attempts, 3u);
+  const provider_config d;
+  const provider_config& p = c->providers[0];
+  EXPECT_EQ(p.max_concurrent, d.max_concurrent);
+  EXPECT_EQ(p.max_concurrent_per_endpoint, d.max_concurrent_per_endpoint);
+  EXPECT_EQ(p.queue_max, d.queue_max);
+  EXPECT_EQ(p.queue_timeout_ms, d.queue_timeout_ms);
+  EXPECT_EQ(p.on_full, d.on_full);
+  EXPECT_EQ(p.circuit.failures, d.circuit.failures);
+  EXPECT_EQ(p.circuit.failure_rate_percent, d.circuit.failure_rate_percent);
+  EXPECT_EQ(p.circuit.min_requests, d.circuit.min_requests);
+  EXPECT_EQ(p.circuit.window_ms, d.circuit.window_ms);
+  EXPECT_EQ(p.circuit.cooldown_ms, d.circuit.cooldown_ms);
+  EXPECT_EQ(p.circuit.half_open_probes, d.circuit.half_open_probes);
+  EXPECT_EQ(p.health_check.path, d.health_check.path);
+  EXPECT_EQ(p.health_check.interval_ms, d.health_check.interval_ms);
+  EXPECT_EQ(p.health_check.timeout_ms, d.health_check.timeout_ms);
+  EXPECT_EQ(p.health_check.unhealthy_after, d.health_check.unhealthy_after);
+  EXPECT_EQ(p.health_check.healthy_after, d.health_check.healthy_after);
+  const model_config dm;
+  const model_config& m = c->models[0];
+  EXPECT_EQ(m.balancer, dm.balancer);
+  EXPECT_EQ(m.hedge_after_ms, dm.hedge_after_ms);
+  EXPECT_EQ(m.fallbacks, dm.fallbacks);
+  EXPECT_EQ(m.retry.attempts, dm.retry.attempts);
+  EXPECT_EQ(m.retry.backoff_base_ms, dm.retry.backoff_base_ms);
+  EXPECT_EQ(m.retry.backoff_max_ms, dm.retry.backoff_max_ms);
+  EXPECT_EQ(m.retry.max_retry_after_ms, dm.retry.max_retry_after_ms);
+  EXPECT_EQ(m.retry.budget_ms, dm.retry.budget_ms);
+  EXPECT_EQ(m.retry.statuses, dm.retry.statuses);
+  EXPECT_EQ(m.retry.on_timeout, dm.retry.on_timeout);
 }
 
 }  // namespace
