@@ -1,6 +1,6 @@
 // Active health checks (see health_check.hpp). A check passes on a 2xx answer to GET <path>
-// within timeout_ms, on a fresh connection (so a stale pooled one never fails it); the
-// provider's headers (its key) go with it, to its own endpoint only.
+// within timeout_ms, connect included, on a fresh connection (so a stale pooled one never fails
+// it); the provider's headers (its key) go with it, to its own endpoint only.
 #include "health_check.hpp"
 
 #include <cstdio>
@@ -18,7 +18,15 @@ using net::read_status;
 
 health_checker::probe::probe(shard_handler& h, const endpoint_route& e,
                              const resilience::health_options& o)
-    : endpoint(e), tracker(o), alarm(h.shard()) {}
+    : endpoint(e), tracker(o), alarm(h.shard()) {
+  connect_deadline.set_callback(&health_checker::on_connect_deadline, this);
+}
+
+void health_checker::on_connect_deadline(runtime::timer&, void* ctx) noexcept {
+  auto* p = static_cast<probe*>(ctx);
+  p->cut_while_queued = p->cancel.waiting != nullptr;
+  p->cancel.cancel();
+}
 
 health_checker::health_checker(shard_handler& h, uint32_t shard_count)
     : _h(h), _shard_count(shard_count ? shard_count : 1) {}
@@ -33,9 +41,9 @@ health_checker::~health_checker() {
 runtime::task<void> check_loop(health_checker& hc, health_checker::probe& p) {
   const provider_route& prov = hc._h.routes().providers()[p.endpoint.provider];
   while (!hc._stopping) {
-    bool passed = co_await hc.check_once(p);
+    std::optional<bool> passed = co_await hc.check_once(p);
     if (hc._stopping) break;
-    hc.publish(p, passed);
+    if (passed) hc.publish(p, *passed);
     co_await p.alarm.wait_until(hc._h.shard().now_ns() +
                                 runtime::ms_to_ns(prov.health.interval_ms));
   }
@@ -65,7 +73,7 @@ void health_checker::drain() noexcept {
   }
 }
 
-runtime::task<bool> health_checker::check_once(probe& p) {
+runtime::task<std::optional<bool>> health_checker::check_once(probe& p) {
   const auto& opts = p.endpoint.ep->options();
   const provider_route& prov = _h.routes().providers()[p.endpoint.provider];
   char req[4096];
@@ -75,12 +83,19 @@ runtime::task<bool> health_checker::check_once(probe& p) {
                    prov.health.path.c_str(), opts.host_header.c_str(), prov.header_lines.c_str());
   if (n <= 0 || size_t(n) >= sizeof(req)) co_return false;
   upstream::pool& pool = _h.pool_for(p.endpoint);
+  uint64_t deadline = _h.shard().now_ns() + runtime::ms_to_ns(prov.health.timeout_ms);
   p.cancel = {};
+  p.cut_while_queued = false;
+  _h.shard().timers().arm(p.connect_deadline, deadline);
   auto conn = co_await pool.acquire(true, &p.cancel);
-  if (!conn) co_return false;
+  _h.shard().timers().cancel(p.connect_deadline);
+  if (!conn) {
+    bool local = conn.error().kind == error_kind::limit || p.cut_while_queued;
+    if (local || _stopping) co_return std::nullopt;
+    co_return false;
+  }
   p.conn = *conn;
   net::stream& io = p.conn->io;
-  uint64_t deadline = _h.shard().now_ns() + runtime::ms_to_ns(prov.health.timeout_ms);
   bool passed = false;
   bool reusable = false;
   if (co_await io.send_all(std::string_view(req, size_t(n)), deadline) == 0) {

@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <ringgate/resilience/health.hpp>
 #include <ringgate/runtime/alarm.hpp>
 #include <ringgate/runtime/task.hpp>
+#include <ringgate/runtime/timer.hpp>
 #include <ringgate/upstream/pool.hpp>
 
 namespace rg::gateway {
@@ -35,11 +37,16 @@ class health_checker {
     resilience::health_tracker tracker;
     runtime::alarm alarm;
     upstream::acquire_cancel cancel;
+    runtime::timer connect_deadline;  // cuts a connect short at the check's timeout_ms
+    bool cut_while_queued = false;    // …or a wait for a slot in this shard's full pool
     upstream::connection* conn = nullptr;
     bool running = false;
   };
   friend runtime::task<void> check_loop(health_checker& hc, probe& p);
-  runtime::task<bool> check_once(probe& p);
+  static void on_connect_deadline(runtime::timer& t, void* ctx) noexcept;
+  // Passed or failed; nullopt when the check could not be made (this shard's pool for the
+  // endpoint was full: that says nothing about the endpoint).
+  runtime::task<std::optional<bool>> check_once(probe& p);
   void publish(probe& p, bool passed);
 
   shard_handler& _h;

@@ -1,8 +1,13 @@
 // Retries, fallbacks, circuit breakers and health checks end to end: ringgate in front of
 // several mockllm instances whose faults are armed for their next N requests, so every outcome
 // is deterministic. What the upstreams saw comes from /mock/stats; what ringgate decided from
-// /admin/providers and /metrics. Also: a retry's preference for an untried endpoint, and a full
-// connection pool retried elsewhere.
+// /admin/providers and /metrics. Also: a retry's preference for an untried endpoint, a full
+// connection pool retried elsewhere, and a health check bounded by its timeout, connect included.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 
 #include "resilience_util.hpp"
@@ -350,6 +355,41 @@ TEST_F(resilience_test, a_full_connection_pool_is_retried_on_another_endpoint) {
   EXPECT_EQ(circuit(*gw, "pa", 0), "closed");
   parked.clear();
   EXPECT_TRUE(eventually([&] { return a().stat("in_flight") == 0; }));
+}
+
+TEST_F(resilience_test, a_health_check_connect_that_never_completes_fails_at_its_timeout) {
+  // A listener whose backlog (0: one connection) is taken drops further SYNs: a connect there
+  // would only end at connect_timeout_ms, far past this test; the check's timeout_ms cuts it.
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 0), 0);
+  ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(filler, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string black_hole =
+      "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v1";
+  auto gw = start_gateway(
+      provider("pa", {black_hole, a().url()},
+               "connect_timeout_ms = 60000\n"
+               "health_check = { path = \"/v1/models\", interval_ms = 100, timeout_ms = 100, "
+               "unhealthy_after = 1, healthy_after = 1 }") +
+      "[[models]]\nname = \"m\"\ntargets = [{ provider = \"pa\", model = \"up-m\" }]\n");
+  ASSERT_TRUE(gw);
+  EXPECT_TRUE(eventually([&] { return endpoint_field(*gw, "pa", 0, "healthy") == "false"; }));
+  EXPECT_EQ(endpoint_field(*gw, "pa", 1, "healthy"), "true");
+  for (int i = 0; i < 4; ++i) {
+    auto r = roundtrip(gw->port(), chat("m"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+  EXPECT_EQ(a().chats(), 4u);
+  gw.reset();
+  ::close(filler);
+  ::close(lfd);
 }
 
 }  // namespace
