@@ -3,13 +3,9 @@
 // is deterministic. What the upstreams saw comes from /mock/stats; what ringgate decided from
 // /admin/providers and /metrics. Also: a retry's preference for an untried endpoint, a full
 // connection pool retried elsewhere, and a health check bounded by its timeout, connect included.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 
+#include "black_hole.hpp"
 #include "resilience_util.hpp"
 
 namespace rg::itest {
@@ -358,22 +354,12 @@ TEST_F(resilience_test, a_full_connection_pool_is_retried_on_another_endpoint) {
 }
 
 TEST_F(resilience_test, a_health_check_connect_that_never_completes_fails_at_its_timeout) {
-  // A listener whose backlog (0: one connection) is taken drops further SYNs: a connect there
-  // would only end at connect_timeout_ms, far past this test; the check's timeout_ms cuts it.
-  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(lfd, 0), 0);
-  ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_EQ(::connect(filler, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string black_hole =
-      "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v1";
+  // A connect to the hole would only end at connect_timeout_ms, far past this test; the
+  // check's timeout_ms cuts it.
+  black_hole hole;
+  ASSERT_TRUE(hole.ok());
   auto gw = start_gateway(
-      provider("pa", {black_hole, a().url()},
+      provider("pa", {hole.url(), a().url()},
                "connect_timeout_ms = 60000\n"
                "health_check = { path = \"/v1/models\", interval_ms = 100, timeout_ms = 100, "
                "unhealthy_after = 1, healthy_after = 1 }") +
@@ -387,9 +373,6 @@ TEST_F(resilience_test, a_health_check_connect_that_never_completes_fails_at_its
     EXPECT_EQ(r->status, 200) << r->body;
   }
   EXPECT_EQ(a().chats(), 4u);
-  gw.reset();
-  ::close(filler);
-  ::close(lfd);
 }
 
 }  // namespace

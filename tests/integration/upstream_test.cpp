@@ -5,14 +5,10 @@
 // What reached the upstream is read from mockllm's /mock/stats.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <string>
 #include <vector>
 
+#include "black_hole.hpp"
 #include "mock_util.hpp"
 
 namespace rg::itest {
@@ -232,22 +228,10 @@ TEST_F(upstream_test, first_byte_deadline) {
 }
 
 TEST_F(upstream_test, connect_deadline_on_a_listener_that_never_answers) {
-  // A backlog of 0 holds one completed connection; with it taken, every further SYN is dropped,
-  // so a connect there neither succeeds nor fails until our deadline.
-  int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(l, 0), 0);
-  ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_EQ(::connect(filler, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  start_gateway("connect_timeout_ms = 300\n", ntohs(a.sin_port));
+  black_hole hole;  // a connect there neither succeeds nor fails until our deadline
+  ASSERT_TRUE(hole.ok());
+  start_gateway("connect_timeout_ms = 300\n", hole.port());
   auto r = via_gateway(chat_body);
-  ::close(filler);
-  ::close(l);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 504);
   EXPECT_EQ(error_of(*r), std::make_pair(std::string("upstream connect timed out"),
