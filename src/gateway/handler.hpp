@@ -12,9 +12,9 @@
 
 #include <ringgate/config/config.hpp>
 #include <ringgate/httpd/exchange.hpp>
+#include <ringgate/resilience/rng.hpp>
 #include <ringgate/runtime/block_pool.hpp>
 #include <ringgate/runtime/shard.hpp>
-#include <ringgate/resilience/rng.hpp>
 #include <ringgate/runtime/timer.hpp>
 #include <ringgate/upstream/pool.hpp>
 

@@ -14,8 +14,7 @@ namespace rg::upstream {
 
 namespace {
 constexpr error cancelled_error() noexcept {
-  return error{error_kind::cancelled, error_source::gateway, false, ECANCELED,
-               "connect cancelled"};
+  return error{error_kind::cancelled, error_source::gateway, false, ECANCELED, "connect cancelled"};
 }
 }  // namespace
 
@@ -55,7 +54,7 @@ runtime::task<void> watch_idle(pool& p, connection& c) {
 struct pool::waiter {
   pool& p;
   uint64_t deadline_ns;
-  bool front;  // a waiter that lost its turn to a newcomer keeps its place at the head
+  bool front;              // a waiter that lost its turn to a newcomer keeps its place at the head
   acquire_cancel* cancel;  // its cancel() fires the timer early (see acquire_cancel::cancel)
   std::coroutine_handle<> handle;
   runtime::timer timer;
@@ -165,7 +164,7 @@ connection* pool::take_idle() noexcept {
 }
 
 runtime::task<std::expected<connection*, error>> pool::acquire(bool fresh_only,
-                                                              acquire_cancel* cancel) {
+                                                               acquire_cancel* cancel) {
   const uint32_t cap = _ep.options().pool_connections_per_shard_max;
   uint64_t wait_deadline = 0;
   bool waited = false;
@@ -284,8 +283,8 @@ runtime::task<std::expected<void, error>> pool::secure(connection& c) {
     co_return std::expected<void, error>{};
   }
   if (c.io.aborted()) {  // cancelled by the acquirer (acquire_cancel): not a TLS failure
-    co_return std::unexpected(
-        error{error_kind::cancelled, error_source::gateway, false, ECANCELED, "handshake cancelled"});
+    co_return std::unexpected(error{error_kind::cancelled, error_source::gateway, false, ECANCELED,
+                                    "handshake cancelled"});
   }
   tls::failure why = session.failure_for(rc);
   note_tls_failure(why, session.mbedtls_error());

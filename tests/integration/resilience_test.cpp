@@ -302,7 +302,8 @@ TEST_F(resilience_test, a_retry_prefers_an_endpoint_not_tried_yet) {
   // Endpoint a fails every request; with the circuit off it stays in rotation, so only the
   // retry's preference keeps the second attempt off it.
   auto gw = start_gateway(
-      provider("pa", {a().url(), b().url()}, "circuit = { failures = 0, failure_rate_percent = 0 }") +
+      provider("pa", {a().url(), b().url()},
+               "circuit = { failures = 0, failure_rate_percent = 0 }") +
       "[[models]]\nname = \"m\"\ntargets = [{ provider = \"pa\", model = \"up-m\" }]\n"
       "retry = { attempts = 2, backoff_base_ms = 1, backoff_max_ms = 1 }\n");
   ASSERT_TRUE(gw);

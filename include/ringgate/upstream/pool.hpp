@@ -91,7 +91,7 @@ class pool {
   // `fresh_only` skips the idle list (the retry after a stale pooled connection); `cancel` (may
   // be null) lets another coroutine stop the wait, connect or handshake (error_kind::cancelled).
   runtime::task<std::expected<connection*, error>> acquire(bool fresh_only = false,
-                                                            acquire_cancel* cancel = nullptr);
+                                                           acquire_cancel* cancel = nullptr);
   // Gives a leased connection back: kept idle when `r` is keep and the stream is reusable,
   // otherwise closed (asynchronously) and freed.
   void release(connection* c, reuse r) noexcept;

@@ -408,7 +408,7 @@ TEST(pool, a_cancelled_waiter_leaves_the_queue_and_passes_on_a_connection_it_was
   ASSERT_EQ(e.errors.size(), 2u);
   for (const auto& err : e.errors) EXPECT_EQ(err.kind, rg::error_kind::cancelled);
   ASSERT_EQ(e.conns.size(), 2u);
-  EXPECT_EQ(e.conns[1], e.conns[0]);  // the third acquire got the released connection
+  EXPECT_EQ(e.conns[1], e.conns[0]);    // the third acquire got the released connection
   EXPECT_EQ(e.counters.exhausted, 0u);  // a cancel is not exhaustion
   EXPECT_EQ(e.counters.connects, 1u);
   EXPECT_EQ(e.waiting, 0u);
