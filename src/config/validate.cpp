@@ -200,7 +200,19 @@ class validator {
       host_at = 8;
     else
       return fail(path, "must start with http:// or https://");
-    if (host_at >= url.size() || url[host_at] == '/') fail(path, "missing host");
+    if (host_at >= url.size() || url[host_at] == '/') return fail(path, "missing host");
+    // The same refusals as upstream::parse_base_url, so --check-config catches them too; the
+    // message never repeats the URL (it may hold a secret).
+    std::string_view rest = url.substr(host_at);
+    if (rest.substr(0, rest.find('/')).find('@') != std::string_view::npos) {
+      return fail(path, "must not carry user:password@ (put the key in api_key or headers)");
+    }
+    if (rest.find_first_of("?#") != std::string_view::npos) {
+      return fail(path, "must not carry a query or fragment");
+    }
+    for (unsigned char c : url) {
+      if (c <= 0x20 || c >= 0x7f) return fail(path, "space or control byte");
+    }
   }
 
   void model(const model_config& m, const std::string& path, const names& providers,

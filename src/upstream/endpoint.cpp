@@ -20,11 +20,24 @@ std::expected<endpoint_options, std::string> parse_base_url(std::string_view url
   } else {
     return std::unexpected("base_url must start with http:// or https://");
   }
+  // Credentials in a URL would end up in the endpoint's metric label, /admin/providers and log
+  // lines; a query or fragment would be spliced into every request path. Both are refused, and the
+  // message never repeats the URL.
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return std::unexpected("base_url must not carry a query or fragment");
+  }
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
   while (path.ends_with('/')) path.remove_suffix(1);
   if (authority.empty()) return std::unexpected("base_url has no host");
+  if (authority.find('@') != std::string_view::npos) {
+    return std::unexpected(
+        "base_url must not carry user:password@ (put the key in api_key or headers)");
+  }
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c >= 0x7f) return std::unexpected("base_url: space or control byte");
+  }
   std::string_view host = authority;
   if (authority.front() == '[') {
     size_t close = authority.find(']');

@@ -425,6 +425,17 @@ TEST(Validation, ProviderFields) {
             "t.toml:4: providers[0].base_url: must start with http:// or https://");
   EXPECT_EQ(error_of("[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"https://\"\n"),
             "t.toml:4: providers[0].base_url: missing host");
+  auto url = [](const char* u) {
+    return error_of(std::string("[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"") +
+                    u + "\"\n");
+  };
+  EXPECT_EQ(url("https://u:s3cret@api.example.com/v1"),
+            "t.toml:4: providers[0].base_url: must not carry user:password@ (put the key in "
+            "api_key or headers)");
+  EXPECT_EQ(url("https://api.example.com/v1?key=s3cret"),
+            "t.toml:4: providers[0].base_url: must not carry a query or fragment");
+  EXPECT_EQ(url("https://api.example.com/v 1"),
+            "t.toml:4: providers[0].base_url: space or control byte");
   EXPECT_EQ(error_of("[[providers]]\nkind = \"openai\"\nbase_url = \"http://h\"\n"),
             "t.toml:1: providers[0].name: required");
   EXPECT_EQ(error_of("[[providers]]\nname = \"p\"\nbase_url = \"http://h\"\n"),

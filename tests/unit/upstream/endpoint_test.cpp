@@ -47,6 +47,17 @@ TEST(parse_base_url, splits_scheme_host_port_and_path) {
   }
 }
 
+TEST(parse_base_url, refuses_credentials_queries_and_control_bytes_without_echoing_them) {
+  for (auto bad : {"https://user:s3cret@api.example.com/v1", "https://s3cret@api.example.com",
+                   "https://api.example.com/v1?key=s3cret", "https://api.example.com/v1#s3cret",
+                   "https://api.example.com/v 1", "https://api.example.com/v1\r\n"}) {
+    auto o = parse_base_url(bad);
+    ASSERT_FALSE(o) << bad;
+    EXPECT_EQ(o.error().find("s3cret"), std::string::npos) << o.error();
+    EXPECT_EQ(o.error().find("example"), std::string::npos) << o.error();
+  }
+}
+
 TEST(endpoint, unresolved_until_resolve) {
   endpoint ep = make("http://127.0.0.1:8081/v1");
   net::address a;
