@@ -33,12 +33,22 @@ constexpr size_t held_max = 64;         // buffers held at once (an event may sp
 constexpr size_t iov_max = 256;         // iovecs per send
 constexpr size_t event_line_max = 512 * 1024;
 
+// Where `key` starts in text at or after `from`, or npos. glibc's memmem skips ahead by up to the
+// needle's length; string_view::find stops at every '"' (a JSON chunk is full of them) and was a
+// fifth of a streamed chunk's instructions (callgrind, 64-chunk streams).
+size_t find_key(std::string_view text, std::string_view key, size_t from = 0) noexcept {
+  if (from >= text.size()) return std::string_view::npos;
+  const void* hit = ::memmem(text.data() + from, text.size() - from, key.data(), key.size());
+  return hit ? size_t(static_cast<const char*>(hit) - text.data()) : std::string_view::npos;
+}
+
 // Whether an OpenAI chunk's text carries generated output: a non-empty "content" (or tool-call
 // "arguments") string. The role-only first chunk ("content":"") does not.
 bool carries_content(std::string_view text) noexcept {
   for (std::string_view key :
        {std::string_view("\"content\":"), std::string_view("\"arguments\":")}) {
-    for (size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+    for (size_t at = find_key(text, key); at != std::string_view::npos;
+         at = find_key(text, key, at + 1)) {
       std::string_view v = text.substr(at + key.size());
       while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
       if (v.size() > 1 && v[0] == '"' && v[1] != '"') return true;
@@ -156,7 +166,7 @@ void relay::finish_event() noexcept {
   if (http::sse_is_done(text)) {
     _done_seen = true;
     chunk = false;
-  } else if (size_t at = text.find(usage_key); at != std::string_view::npos) {
+  } else if (size_t at = find_key(text, usage_key); at != std::string_view::npos) {
     size_t v = at + usage_key.size();
     while (v < text.size() && (text[v] == ' ' || text[v] == '\t')) ++v;
     if (v < text.size() && text[v] == '{') {
