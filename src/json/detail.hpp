@@ -47,6 +47,7 @@ enum class count_mode : uint8_t { none, prompt };
 
 struct walk_state {
   uint64_t prompt_chars = 0;
+  uint64_t prompt_strings = 0;
   bool too_deep = false;
 };
 

@@ -190,6 +190,7 @@ std::expected<request_info, request_error> inspector::finish() {
   if (_error) return std::unexpected(*_error);
   if (_model_seen == 0) return std::unexpected(request_error::missing_model);
   _info.prompt_chars = _walk.prompt_chars;
+  _info.prompt_strings = _walk.prompt_strings;
   size_t begin = 0;
   while (begin < _body.size() && detail::is_space(_body[begin])) ++begin;
   _info.object_begin = static_cast<uint32_t>(begin);

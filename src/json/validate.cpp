@@ -205,7 +205,10 @@ bool walk_value(od::value& v, uint32_t depth, count_mode mode, walk_state& state
     case od::json_type::string: {
       std::string_view text;
       if (v.get_string().get(text)) return false;
-      if (mode == count_mode::prompt) state.prompt_chars += text.size();
+      if (mode == count_mode::prompt) {
+        state.prompt_chars += text.size();
+        ++state.prompt_strings;
+      }
       return true;
     }
     case od::json_type::number:

@@ -43,6 +43,9 @@ struct request_info {
   // file_data and image_url (base64 media says nothing about text tokens). Includes small
   // strings such as roles and "type":"text"; token-id arrays count zero. For estimates only.
   uint64_t prompt_chars = 0;
+  // How many string values prompt_chars counted (each message has at least one, its role): a
+  // bound on the per-message tokens a chat template adds, for worst-case estimates.
+  uint64_t prompt_strings = 0;
 };
 
 enum class request_error : uint8_t {
