@@ -81,6 +81,10 @@ class decoder {
         entries(v, path, c.models, &decoder::model);
       else if (k == "keys")
         entries(v, path, c.keys, &decoder::key);
+      else if (k == "auth")
+        auth(v, path, c.auth);
+      else if (k == "usage")
+        usage(v, path, c.usage);
       else
         unknown(k, path);
     }
@@ -189,6 +193,34 @@ class decoder {
         string(v, p, l.access_file);
       else if (k == "access_log")
         boolean(v, p, l.access_log);
+      else
+        unknown(k, p);
+    }
+  }
+
+  void auth(const toml::node& n, const std::string& path, auth_config& a) {
+    const toml::table* t = table(n, path);
+    if (!t) return;
+    for (auto&& [k, v] : *t) {
+      const std::string p = child(path, k.str());
+      if (k == "required")
+        boolean(v, p, a.required);
+      else
+        unknown(k, p);
+    }
+  }
+
+  void usage(const toml::node& n, const std::string& path, usage_config& u) {
+    const toml::table* t = table(n, path);
+    if (!t) return;
+    for (auto&& [k, v] : *t) {
+      const std::string p = child(path, k.str());
+      if (k == "file")
+        string(v, p, u.file);
+      else if (k == "flush_interval_ms")
+        integer(v, p, u.flush_interval_ms, {.min = 1, .max = 60000});
+      else if (k == "queue_rows")
+        integer(v, p, u.queue_rows, {.min = 16, .max = 1 << 20});
       else
         unknown(k, p);
     }
@@ -370,6 +402,8 @@ class decoder {
         retry(v, p, m.retry);
       else if (k == "hedge_after_ms")
         integer(v, p, m.hedge_after_ms);
+      else if (k == "reserve_output_tokens")
+        integer(v, p, m.reserve_output_tokens, {.min = 1, .max = 10'000'000});
       else
         unknown(k, p);
     }
@@ -530,7 +564,10 @@ class decoder {
     const uint64_t type_max = std::numeric_limits<T>::max();
     const std::string got = ", got " + std::to_string(v);
     if (v < 0) return _diag.error(line_of(n), path, "must not be negative" + got);
-    if (v < r.min) return _diag.error(line_of(n), path, "must be > 0" + got);
+    if (v < r.min) {
+      return _diag.error(line_of(n), path,
+                         (r.min == 1 ? "must be > 0" : "must be >= " + std::to_string(r.min)) + got);
+    }
     if (static_cast<uint64_t>(v) > type_max) {
       return _diag.error(line_of(n), path,
                          "out of range (max " + std::to_string(type_max) + ")" + got);

@@ -18,6 +18,8 @@ constexpr std::array supported_kinds = {"openai"};
 constexpr std::array balancers = {"weighted", "least_outstanding", "p2c_ewma"};
 constexpr std::array budget_periods = {"daily", "monthly", "total"};
 constexpr std::array on_full_modes = {"reject", "failover"};
+// Budget accounts hold 56 bits of nano-dollars (≈ 72 million USD); well inside that.
+constexpr double budget_usd_max = 10'000'000;
 // Framing and hop-by-hop headers the gateway computes itself for every upstream request.
 constexpr std::array managed_headers = {"host",       "content-length", "transfer-encoding",
                                         "connection", "keep-alive",     "upgrade",
@@ -102,7 +104,8 @@ class validator {
       model(c.models[i], at("models", i), providers, models);
     std::map<std::string, size_t, std::less<>> keys;
     std::map<std::string, size_t, std::less<>> hashes;
-    for (size_t i = 0; i < c.keys.size(); ++i) key(c.keys[i], at("keys", i), models, keys, hashes);
+    for (size_t i = 0; i < c.keys.size(); ++i)
+      key(c.keys[i], at("keys", i), models, providers, keys, hashes);
   }
 
  private:
@@ -245,8 +248,23 @@ class validator {
     retry(m.retry, path + ".retry");
   }
 
-  void key(const key_config& k, const std::string& path, const names& models, names& seen,
-           names& hashes) {
+  // A pattern with '*' matches names as clients send them; a plain name must be routable: a
+  // [[models]] name or "provider/model" with a configured provider.
+  void key_model(const std::string& m, const std::string& path, const names& models,
+                 const names& providers) {
+    if (_diag.failed(path)) return;
+    if (m.empty()) return fail(path, "must not be empty");
+    if (m.find('*') != std::string::npos || models.contains(m)) return;
+    if (auto slash = m.find('/'); slash != std::string::npos && slash + 1 < m.size() &&
+                                  providers.contains(std::string_view(m).substr(0, slash))) {
+      return;
+    }
+    fail(path, "unknown model " + quoted(m) +
+                   " (use a [[models]] name, \"provider/model\", or a pattern with *)");
+  }
+
+  void key(const key_config& k, const std::string& path, const names& models,
+           const names& providers, names& seen, names& hashes) {
     name(k.name, path, "key", seen);
     const std::string hp = path + ".sha256";
     if (!is_sha256_hex(k.sha256))
@@ -254,11 +272,9 @@ class validator {
     else if (auto [it, fresh] = hashes.emplace(k.sha256, _diag.line_of(hp)); !fresh) {
       fail(hp, "same sha256 as another key (line " + std::to_string(it->second) + ")");
     }
-    for (size_t i = 0; i < k.models.size(); ++i) {
-      if (k.models[i] != "*" && !models.contains(k.models[i])) {
-        fail(at(path + ".models", i),
-             "unknown model " + quoted(k.models[i]) + " (use a model name or \"*\")");
-      }
+    for (size_t i = 0; i < k.models.size(); ++i) key_model(k.models[i], at(path + ".models", i), models, providers);
+    if (k.budget_usd > budget_usd_max) {
+      fail(path + ".budget_usd", "must be at most 10000000");
     }
     if (!one_of(k.budget_period, budget_periods)) {
       fail(path + ".budget_period",

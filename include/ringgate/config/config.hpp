@@ -143,6 +143,9 @@ struct model_config {
   std::string balancer = "weighted";  // weighted | least_outstanding | p2c_ewma
   retry_config retry;
   uint32_t hedge_after_ms = 0;  // 0 = no hedging
+  // Output tokens a request without max_tokens is assumed to use at admission (TPM charge and
+  // budget reservation), until its actual usage settles it.
+  uint32_t reserve_output_tokens = 4096;
 };
 
 struct key_config {
@@ -152,9 +155,21 @@ struct key_config {
   uint32_t rpm = 0;  // 0 = unlimited
   uint32_t tpm = 0;
   uint32_t max_concurrent = 0;
-  double budget_usd = 0;  // 0 = none
+  double budget_usd = 0;  // 0 = none; at most 10,000,000
   std::string budget_period = "monthly";  // daily | monthly | total
   std::vector<std::string> tags;
+};
+
+// [auth]: whether every proxied request must present a virtual key.
+struct auth_config {
+  bool required = true;  // false: trusted network; requests without a known key are anonymous
+};
+
+// [usage]: the SQLite usage ledger (one row per admitted request; spend restored at start).
+struct usage_config {
+  std::string file;                   // empty = no ledger
+  uint32_t flush_interval_ms = 1000;  // a batch is committed this often (kill -9 loses ≤ this)
+  uint32_t queue_rows = 4096;         // per-shard queue of rows waiting for the writer
 };
 
 struct config {
@@ -162,6 +177,8 @@ struct config {
   server_config server;
   admin_config admin;
   log_config log;
+  auth_config auth;
+  usage_config usage;
   std::vector<provider_config> providers;
   std::vector<model_config> models;
   std::vector<key_config> keys;

@@ -159,10 +159,15 @@ TEST(Config, ExampleFileLoads) {
   EXPECT_EQ(r->models[1].name, "mock-large");
   EXPECT_EQ(r->models[2].name, "mock-embed");
   ASSERT_EQ(r->keys.size(), 1u);
+  config defaults;
   // printf %s sk-ringgate-demo | sha256sum
   EXPECT_EQ(r->keys[0].sha256, "3c5614dabcda33134033118cdf9d8c992d373dc5ea78d80de1b39f23309bf0fe");
+  EXPECT_TRUE(r->auth.required);  // the example keeps authentication on
+  EXPECT_FALSE(r->usage.file.empty());
+  EXPECT_EQ(r->usage.flush_interval_ms, defaults.usage.flush_interval_ms);
+  EXPECT_EQ(r->usage.queue_rows, defaults.usage.queue_rows);
+  EXPECT_EQ(r->models[0].reserve_output_tokens, model_config{}.reserve_output_tokens);
   // Every default written in the example equals the compiled-in default.
-  config defaults;
   EXPECT_EQ(r->server.drain_timeout_ms, defaults.server.drain_timeout_ms);
   EXPECT_EQ(r->server.limits.body_bytes_max, defaults.server.limits.body_bytes_max);
   EXPECT_EQ(r->server.limits.head_bytes_max, defaults.server.limits.head_bytes_max);
@@ -292,7 +297,9 @@ tags = ["${T}"]
 TEST(Validation, UnknownKeysEverywhere) {
   EXPECT_EQ(error_of("[server]\nlistn = \"127.0.0.1:1\"\n"), "t.toml:2: server.listn: unknown key");
   EXPECT_EQ(error_of("bogus = 1\n"), "t.toml:1: bogus: unknown key");
-  EXPECT_EQ(error_of("[usage]\nx = 1\n"), "t.toml:1: usage: unknown key");
+  EXPECT_EQ(error_of("[redis]\nx = 1\n"), "t.toml:1: redis: unknown key");
+  EXPECT_EQ(error_of("[usage]\nx = 1\n"), "t.toml:2: usage.x: unknown key");
+  EXPECT_EQ(error_of("[auth]\nrequire = true\n"), "t.toml:2: auth.require: unknown key");
   EXPECT_EQ(error_of("[server.limits]\nheaders = 1\n"),
             "t.toml:2: server.limits.headers: unknown key");
   EXPECT_EQ(error_of("[server.timeouts]\n\nread_ms = 1\n"),
@@ -503,7 +510,47 @@ TEST(Validation, References) {
   EXPECT_EQ(c.models[0].fallbacks, std::vector<std::string>{"m2"});
   EXPECT_EQ(error_of(base + "[[keys]]\nname = \"k\"\nsha256 = \"" + sha_a +
                      "\"\nmodels = [\"m\", \"gpt\"]\n"),
-            "t.toml:11: keys[0].models[1]: unknown model \"gpt\" (use a model name or \"*\")");
+            "t.toml:11: keys[0].models[1]: unknown model \"gpt\" (use a [[models]] name, "
+            "\"provider/model\", or a pattern with *)");
+  // Patterns, and "provider/model" with a configured provider, are accepted as they are.
+  config globs = ok(base + "[[keys]]\nname = \"k\"\nsha256 = \"" + sha_a +
+                    "\"\nmodels = [\"m\", \"gpt-4o*\", \"p/*\", \"p/llama3\"]\n");
+  EXPECT_EQ(globs.keys[0].models.size(), 4u);
+  EXPECT_EQ(error_of(base + "[[keys]]\nname = \"k\"\nsha256 = \"" + sha_a +
+                     "\"\nmodels = [\"q/llama3\", \"\"]\n"),
+            "t.toml:11: keys[0].models[0]: unknown model \"q/llama3\" (use a [[models]] name, "
+            "\"provider/model\", or a pattern with *)\n"
+            "t.toml:11: keys[0].models[1]: must not be empty");
+}
+
+TEST(Validation, Governance) {
+  // [auth], [usage] and the model's reservation default.
+  config d = ok("");
+  EXPECT_TRUE(d.auth.required);
+  EXPECT_TRUE(d.usage.file.empty());
+  EXPECT_EQ(d.usage.flush_interval_ms, 1000u);
+  EXPECT_EQ(d.usage.queue_rows, 4096u);
+  config c = ok(base + "reserve_output_tokens = 512\n[auth]\nrequired = false\n[usage]\n"
+                       "file = \"/tmp/u.db\"\nflush_interval_ms = 50\nqueue_rows = 64\n");
+  EXPECT_EQ(c.models[0].reserve_output_tokens, 512u);
+  EXPECT_FALSE(c.auth.required);
+  EXPECT_EQ(c.usage.file, "/tmp/u.db");
+  EXPECT_EQ(c.usage.flush_interval_ms, 50u);
+  EXPECT_EQ(c.usage.queue_rows, 64u);
+  EXPECT_EQ(ok(base).models[0].reserve_output_tokens, 4096u);
+  EXPECT_EQ(error_of("[auth]\nrequired = \"yes\"\n"),
+            "t.toml:2: auth.required: expected boolean, got string");
+  EXPECT_EQ(error_of("[usage]\nqueue_rows = 8\n"),
+            "t.toml:2: usage.queue_rows: must be >= 16, got 8");
+  EXPECT_EQ(error_of("[usage]\nflush_interval_ms = 0\n"),
+            "t.toml:2: usage.flush_interval_ms: must be > 0, got 0");
+  EXPECT_EQ(error_of("[usage]\nflush_interval_ms = 60001\n"),
+            "t.toml:2: usage.flush_interval_ms: must be <= 60000, got 60001");
+  EXPECT_EQ(error_of(base + "reserve_output_tokens = 0\n"),
+            "t.toml:8: models[0].reserve_output_tokens: must be > 0, got 0");
+  EXPECT_EQ(error_of(base + "[[keys]]\nname = \"k\"\nsha256 = \"" + sha_a +
+                     "\"\nbudget_usd = 20000000\n"),
+            "t.toml:11: keys[0].budget_usd: must be at most 10000000");
 }
 
 TEST(Validation, ModelTargets) {
