@@ -52,6 +52,8 @@ double millis(uint64_t ns) noexcept {
 }  // namespace
 
 double cost_usd(const exchange_note& n) noexcept {
+  // Governance billed it (exact integer nano-dollars, the same amount the ledger records).
+  if (n.cost_nano >= 0) return double(n.cost_nano) / 1e9;
   if (!n.usage_known || !n.price) return -1;
   const config::model_price& p = *n.price;
   int64_t cached = std::min(n.cached_tokens, n.tokens_in);
@@ -94,7 +96,8 @@ size_t format_access_line(httpd::exchange& ex, const exchange_note& n, uint16_t 
   n.upstream_ttfb_ns ? w.number(millis(n.upstream_ttfb_ns)) : w.null();
   w.key("retries").unsigned_integer(n.retries);
   string_or_null(w, "error", n.error);
-  w.key("key").null();  // virtual keys come with governance
+  string_or_null(w, "key", n.key);  // the key's configured name, never the key itself
+  if (n.usage_estimated) w.key("usage_estimated").boolean(true);
   w.end_object();
   return w.complete() ? w.size() : 0;
 }

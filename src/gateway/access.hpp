@@ -1,7 +1,7 @@
 // The access log: one JSON line per request, formatted on the shard into a stack buffer and
 // queued to the log writer thread (log::access), which drops and counts when its queue is full.
-// It never carries a key or a secret: the client's credentials are not read, the provider key is
-// not known here, and the path is logged without its query string.
+// It never carries a key or a secret: a virtual key appears only as its configured name, the
+// provider key is not known here, and the path is logged without its query string.
 #pragma once
 #include <cstdint>
 #include <span>

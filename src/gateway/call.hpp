@@ -16,6 +16,7 @@
 #include <ringgate/runtime/alarm.hpp>
 #include <ringgate/upstream/pool.hpp>
 
+#include "govern.hpp"
 #include "handler.hpp"
 #include "proxy.hpp"
 #include "routes.hpp"
@@ -128,6 +129,7 @@ struct call_state {
   std::string_view provider_name() const noexcept {
     return winner.provider ? std::string_view(winner.provider->name) : std::string_view{};
   }
+  call_governance gov;  // the virtual key, its admission ticket (govern.cpp)
 };
 
 // Answers the client with an OpenAI-shaped error (the x-request-id header included).

@@ -11,6 +11,7 @@
 
 #include "access.hpp"
 #include "admin.hpp"
+#include "govern.hpp"
 #include "proxy.hpp"
 
 namespace rg::gateway {
@@ -64,7 +65,8 @@ constexpr size_t upstream_block_bytes = 64 * 1024;  // an upstream response head
 
 shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
                              const route_table& routes, gateway_metrics* metrics,
-                             std::unique_ptr<admin_handler> admin, uint32_t shard_count)
+                             std::unique_ptr<admin_handler> admin, governance::governance& gov,
+                             uint32_t shard_count)
     : _shard(s),
       _cfg(cfg),
       _routes(routes),
@@ -76,6 +78,7 @@ shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
       _rng(runtime::monotonic_ns() ^ (uint64_t(s.id() + 1) * 0x9e3779b97f4a7c15ull)),
       _queues(std::make_unique<shard_queue[]>(routes.providers().size())),
       _health(*this, shard_count),
+      _governor(gov, s.id()),
       _id_salt(runtime::monotonic_ns() ^ (uint64_t(s.id()) << 56)) {
   // Size this shard's JSON parser for typical requests now, not on the first request.
   json::reserve_thread_parser(64 * 1024);
@@ -195,6 +198,11 @@ runtime::task<void> shard_handler::dispatch(httpd::exchange& ex, exchange_note& 
     if (ex.head().meth != http::method::get && ex.head().meth != http::method::head) {
       ex.error(405, "method not allowed", "method_not_allowed",
                answer_lines(note, "allow: GET, HEAD\r\n").text);
+      co_return;
+    }
+    // Governance: listing models needs a key like the rest of /v1 (when auth is required).
+    if (auth_outcome a = check_credentials(_governor.shared(), ex.head()); !a.ok) {
+      refuse_credentials(ex, protocol::openai, a, lines.text, note);
       co_return;
     }
     ex.json(200, _routes.models_json(), lines.text);

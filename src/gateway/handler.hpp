@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <ringgate/config/config.hpp>
+#include <ringgate/governance/governor.hpp>
 #include <ringgate/httpd/exchange.hpp>
 #include <ringgate/resilience/rng.hpp>
 #include <ringgate/runtime/block_pool.hpp>
@@ -42,10 +43,11 @@ struct proxy_counters {
 class shard_handler final : public httpd::handler {
  public:
   // `metrics` may be null (metrics off: no metric work at all); `admin` answers /metrics and
-  // /admin/* on this listener when admin.expose_on_data is set (null otherwise).
+  // /admin/* on this listener when admin.expose_on_data is set (null otherwise). `gov`: the
+  // keys, limits and budgets.
   shard_handler(runtime::shard& s, const config::config& cfg, const route_table& routes,
                 gateway_metrics* metrics, std::unique_ptr<admin_handler> admin,
-                uint32_t shard_count = 1);
+                governance::governance& gov, uint32_t shard_count = 1);
   ~shard_handler() override;
   runtime::task<void> handle(httpd::exchange& ex) override;
   void drain() noexcept override;
@@ -54,6 +56,7 @@ class shard_handler final : public httpd::handler {
   const config::config& cfg() const noexcept { return _cfg; }
   const route_table& routes() const noexcept { return _routes; }
   gateway_metrics* metrics() noexcept { return _metrics; }
+  governance::shard_governor* governor() noexcept { return &_governor; }
   upstream::pool& pool_for(const endpoint_route& e) noexcept {
     return *_pools[size_t(&e - _routes.endpoints().data())];
   }
@@ -91,6 +94,7 @@ class shard_handler final : public httpd::handler {
   std::unique_ptr<shard_queue[]> _queues;  // per provider
   health_checker _health;
   proxy_counters _counters;
+  governance::shard_governor _governor;  // this shard's slices of every key's limits
   static constexpr size_t scratch_bytes = 16 * 1024;
   std::unique_ptr<char[]> _event_scratch = std::make_unique<char[]>(scratch_bytes);
   std::unique_ptr<char[]> _json_scratch = std::make_unique<char[]>(scratch_bytes + 64);

@@ -196,14 +196,7 @@ gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<co
   _tokens = _reg.add(std::move(tokens));
   _cost = _reg.add(std::move(cost));
   _resilience.add(_reg, routes);  // retries, fallbacks, circuits, hedges, bulkheads, health
-  std::vector<std::vector<std::string>> by_key;
-  for (const auto& k : keys) by_key.push_back({k.name});
-  _rate_limited = _reg.add({"ringgate_rate_limited_total",
-                            "Requests refused by a virtual key's rate limit, by key.",
-                            observe::metric_type::counter, {"key"}, by_key, true});
-  _budget_rejected = _reg.add({"ringgate_budget_rejected_total",
-                               "Requests refused by a virtual key's budget, by key.",
-                               observe::metric_type::counter, {"key"}, by_key, true});
+  add_key_families(keys);         // governance (metrics_keys.cpp)
 
   _stream_relay = _reg.add({"ringgate_stream_relay_bytes_total",
                             "Upstream stream bytes relayed, by path: zero_copy (sent to the "
@@ -291,6 +284,7 @@ void gateway_metrics::end(uint32_t shard, const exchange_note& n, uint16_t statu
   b.add(_shard_requests, shard);
   b.observe_ns(_duration, e, duration_ns);
   b.observe_ns(_overhead, e, duration_ns > n.upstream_ns ? duration_ns - n.upstream_ns : 0);
+  count_key(b, n);  // governance (metrics_keys.cpp)
   if (slot == 0) return;  // nothing was routed
   // The provider that answered (a model's pool may span several), else the model's own.
   uint32_t p = n.provider_index < _providers ? n.provider_index : provider_of_slot(slot);

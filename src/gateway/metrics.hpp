@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <ringgate/config/config.hpp>
+#include <ringgate/governance/ledger.hpp>
 #include <ringgate/httpd/server.hpp>
 #include <ringgate/observe/metrics.hpp>
 #include <ringgate/upstream/pool.hpp>
@@ -23,6 +24,11 @@ class route_table;
 struct resolved_model;
 
 enum class endpoint : uint8_t { chat, embeddings, models, health, ready, other, count_ };
+
+// Why governance refused a request (govern.cpp), for metrics.
+enum class key_refusal : uint8_t {
+  none, missing_key, invalid_key, model_not_allowed, concurrency, rpm, tpm, budget
+};
 
 // What the request handler learned about one exchange, for metrics and the access log. Views
 // point into the request (valid until the handler returns) or the route table.
@@ -49,6 +55,14 @@ struct exchange_note {
   uint32_t retries = 0;
   std::string_view error;           // static error code (e.g. "upstream_timeout"), or empty
   std::string_view request_id_view() const noexcept { return {request_id, request_id_len}; }
+
+  // Governance (govern.cpp): the virtual key by its configured name (never the key itself).
+  std::string_view key;             // empty: anonymous or not authenticated
+  int32_t key_index = -1;
+  key_refusal refused = key_refusal::none;
+  int64_t cost_nano = -1;           // billed cost (exact integer nano-dollars); -1 = unknown
+  int64_t billed_in = 0, billed_out = 0;  // tokens billed to the key
+  bool usage_estimated = false;     // no usage reported upstream: billed tokens are estimates
 };
 
 class gateway_metrics final : public upstream::tls_observer {
@@ -109,8 +123,14 @@ class gateway_metrics final : public upstream::tls_observer {
   void tls_handshake(uint32_t shard, uint32_t provider, bool resumed) noexcept override;
   void tls_failure(uint32_t shard, uint32_t provider, tls::failure why) noexcept override;
 
+  // Governance: the usage ledger's row counters, read at scrape time (null: no ledger).
+  void watch_ledger(const governance::ledger_counters* counters);
+
  private:
   void add_tls_families(const httpd::http_server& data);
+  // Governance families (metrics_keys.cpp): per key, and refusals.
+  void add_key_families(const std::vector<config::key_config>& keys);
+  void count_key(observe::shard_block& b, const exchange_note& n) noexcept;
 
   observe::registry _reg;
   std::vector<std::unique_ptr<observe::shard_block>> _blocks;
@@ -125,6 +145,8 @@ class gateway_metrics final : public upstream::tls_observer {
   resilience_metrics _resilience;
   uint32_t _providers = 0;
   observe::family_id _up_tls_handshakes, _up_tls_resumed, _up_tls_failures;
+  uint32_t _keys = 0;
+  observe::family_id _key_tokens, _key_cost, _auth_rejected, _model_denied;
 };
 
 }  // namespace rg::gateway

@@ -113,11 +113,14 @@ runtime::task<bool> relay_buffered(call_state& c) {
   }
   char extra[512];
   std::string_view retry = c.meta.retry_after_view();
-  char ra_line[64] = {};
+  char ra_line[128] = {};
+  size_t ra_len = 0;
   if (!retry.empty()) {
-    snprintf(ra_line, sizeof(ra_line), "retry-after: %.*s\r\n", int(retry.size()), retry.data());
+    ra_len = size_t(snprintf(ra_line, 64, "retry-after: %.*s\r\n", int(retry.size()), retry.data()));
   }
-  std::string_view lines = response_header_lines(c, extra, sizeof(extra), ra_line);
+  ra_len += cost_header(c, ra_line + ra_len, sizeof(ra_line) - ra_len);  // governance
+  std::string_view lines =
+      response_header_lines(c, extra, sizeof(extra), std::string_view(ra_line, ra_len));
   auto& out = c.ex.out();
   out.head(status, content_type, payload.size(), c.ex.mode(), c.ex.head().ver, lines);
   bool head_only = c.ex.head().meth == http::method::head;
@@ -176,15 +179,20 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
   call_state c(h, ex, kind);
   // Runs when the call ends, however it ends (locals are destroyed at co_return).
   struct note_on_exit {
-    const call_state& c;
+    call_state& c;
     exchange_note& n;
-    ~note_on_exit() { fill_note(c, n); }
+    ~note_on_exit() {
+      end_call(c, n);  // governance: settle the key's reservations, queue the ledger row
+      fill_note(c, n);
+    }
   } on_exit{c, note};
   c.started_ns = h.shard().now_ns();
   // The handler assigned the request id (the client's when valid); it goes upstream and back.
   std::memcpy(c.request_id, note.request_id, note.request_id_len);
   c.request_id_len = note.request_id_len;
+  if (!authenticate(c, note)) co_return;  // governance: 401
   if (!route_request(c)) co_return;
+  if (!admit(c, note)) co_return;  // governance: 403, 429
   if (h.metrics()) note.model_slot = h.metrics()->model_slot(c.route);
   c.injected_usage = kind == api::chat && c.info.stream && json::needs_include_usage(c.info);
   const auto& first = h.routes().endpoints()[c.route.provider->first_endpoint].ep->options();

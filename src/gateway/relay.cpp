@@ -206,7 +206,10 @@ void relay::finish_event() noexcept {
         emit(cut_end < p_end ? cut_end - p_begin : piece.size(), piece.size());
       }
     }
-    if (chunk) note_chunk(text);
+    if (chunk) {
+      note_chunk(text);
+      ++_c.gov.events;  // billed when the upstream reports no usage (govern.cpp)
+    }
   }
   _event_count = 0;
   _event_overflow = false;

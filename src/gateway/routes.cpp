@@ -133,6 +133,8 @@ std::expected<void, std::string> route_table::add_model(const config::config& cf
   model_route r;
   r.name = m.name;
   r.price = m.price;
+  r.price_nano = governance::price::from(m.price);
+  r.reserve_output_tokens = m.reserve_output_tokens;
   r.retry = retry_of(m.retry);
   r.hedge_after_ns = ms_ns(m.hedge_after_ms);
   r.pool.balancer = balancer_of(m.balancer);

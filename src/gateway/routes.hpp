@@ -19,6 +19,7 @@
 #include <ringgate/resilience/endpoint_state.hpp>
 #include <ringgate/resilience/health.hpp>
 #include <ringgate/resilience/retry.hpp>
+#include <ringgate/governance/budget.hpp>
 #include <ringgate/tls/tls.hpp>
 #include <ringgate/upstream/endpoint.hpp>
 
@@ -87,6 +88,10 @@ struct model_route {
   resilience::retry_policy retry;
   uint64_t hedge_after_ns = 0;      // 0 = no hedging
   std::vector<uint32_t> fallbacks;  // indices into models, tried in order
+  // Governance: the price in integer nano-dollars, and the output tokens reserved at admission
+  // when a request gives no max_tokens.
+  governance::price price_nano;
+  uint32_t reserve_output_tokens = 4096;
 };
 
 // The outcome of resolving a request's model.

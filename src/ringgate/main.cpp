@@ -1,7 +1,7 @@
 // ringgate's entry point and control thread: command line, configuration, logging, the shard
-// server, signals (signalfd), sd_notify and the watchdog; plus a DNS thread for the blocking
-// getaddrinfo refreshes, so a slow resolver delays neither signals nor watchdog pings. Shards never
-// block on anything here.
+// server, signals (signalfd), sd_notify, the watchdog and the usage ledger's final flush; plus a
+// DNS thread for the blocking getaddrinfo refreshes, so a slow resolver delays neither signals
+// nor watchdog pings. Shards never block on anything here.
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -219,6 +219,7 @@ void control_loop(rg::gateway::gateway& gw, int sig_fd) {
       rg::log::error("a shard loop is stalled: withholding the watchdog ping",
                      {{"shard", wd.stalled_shard()}});
     }
+    gw.tick_governance();  // new budget periods begin at midnight / the 1st (UTC)
   }
 }
 
@@ -294,6 +295,8 @@ int main(int argc, char** argv) {
     control_loop(gw, sig_fd);
   }
   srv.wait();
+  // Every request has settled now (the shards stopped): the ledger gets all of their rows.
+  gw.stop_ledger();
   gw.stop_admin();
   auto c = srv.counters();
   rg::log::info("stopped", {{"connections_accepted", c.connections_accepted},

@@ -23,8 +23,16 @@ namespace {
 constexpr std::string_view secret = "sk-upstream-secret-for-access-log";
 constexpr std::string_view client_key = "sk-client-secret-9999";
 
+// printf %s sk-client-secret-9999 | sha256sum
+constexpr std::string_view client_key_sha256 =
+    "ff4348f7494e8d75f23935e49ff87c23d59c5863a59631f4d2b229dfce1249f9";
+
 std::string gateway_config(uint16_t mock_port, const std::string& extra = "") {
   return extra + R"(
+[[keys]]
+name = "team-log"
+sha256 = ")" + std::string(client_key_sha256) + R"("
+
 [[providers]]
 name = "mock"
 kind = "openai"
@@ -106,7 +114,8 @@ TEST_F(access_log_test, one_json_line_per_request_with_its_figures_and_no_secret
                                                   "\r\nx-request-id: req-abc-1\r\n"));
   ASSERT_TRUE(ok && ok->status == 200);
   auto bad = roundtrip(s->port(),
-                       post_request("/v1/chat/completions", R"({"model":"nope","messages":[]})"));
+                       post_request("/v1/chat/completions", R"({"model":"nope","messages":[]})",
+                                    "x-api-key: " + std::string(client_key) + "\r\n"));
   ASSERT_TRUE(bad && bad->status == 400);
   auto health = roundtrip(s->port(), get_request("/health"));
   ASSERT_TRUE(health && health->status == 200);
@@ -157,6 +166,9 @@ TEST_F(access_log_test, one_json_line_per_request_with_its_figures_and_no_secret
       EXPECT_GE(ttfb, 0);
       EXPECT_LE(ttfb, duration);
       EXPECT_TRUE(doc["error"].is_null());
+      std::string_view key;
+      EXPECT_FALSE(doc["key"].get(key));
+      EXPECT_EQ(key, "team-log");  // the key's name, never the key
     } else if (path == "/v1/chat/completions" && status == 400) {
       saw_bad = true;
       std::string_view error;
@@ -171,6 +183,8 @@ TEST_F(access_log_test, one_json_line_per_request_with_its_figures_and_no_secret
   }
   EXPECT_TRUE(saw_ok && saw_bad && saw_health) << s->proc().out_text();
   EXPECT_EQ(s->proc().err_text().find(secret), std::string::npos);
+  EXPECT_EQ(s->proc().err_text().find(client_key), std::string::npos);
+  EXPECT_EQ(s->proc().err_text().find(client_key_sha256), std::string::npos);
   EXPECT_EQ(s->stop(10s), 0);
 }
 
@@ -210,14 +224,18 @@ TEST_F(access_log_test, every_answer_carries_a_request_id_that_reaches_upstream_
     std::string path;
     std::string client_id;  // empty: none or invalid, so a generated one is expected
   };
+  const std::string key = "x-api-key: " + std::string(client_key) + "\r\n";
   const std::vector<sent> cases = {
       {get_request("/health", "x-request-id: ok.ID:1-2_3\r\n"), "/health", "ok.ID:1-2_3"},
-      {get_request("/v1/models"), "/v1/models", ""},
+      {get_request("/v1/models", key), "/v1/models", ""},
       {get_request("/nope", "x-request-id: " + longest + "\r\n"), "/nope", longest},
       {get_request("/ready", "x-request-id: " + longest + "z\r\n"), "/ready", ""},  // 129
       {get_request("/v1/chat/completions"), "/v1/chat/completions", ""},            // 405
-      {post_request("/v1/chat/completions", R"({"model":"nope"})"), "/v1/chat/completions", ""},
-      {post_request("/v1/chat/completions", chat, "x-request-id: bad/id\r\n"),
+      {post_request("/v1/chat/completions", R"({"model":"nope"})", key), "/v1/chat/completions",
+       ""},
+      {post_request("/v1/chat/completions", R"({"model":"cheap"})"), "/v1/chat/completions",
+       ""},  // 401: no key
+      {post_request("/v1/chat/completions", chat, key + "x-request-id: bad/id\r\n"),
        "/v1/chat/completions", ""},
   };
   std::vector<std::string> answered;

@@ -85,6 +85,9 @@ class metrics_test : public ::testing::Test {
     server_options gw;
     gw.shards = 2;
     gw.config_toml = R"(
+[auth]
+required = false
+
 [[providers]]
 name = "mock"
 kind = "openai"
@@ -296,7 +299,7 @@ TEST_F(metrics_test, tokens_cost_upstream_time_and_errors) {
                               std::to_string(s_mock->port()) + R"(/v1"})"),
             0);
   EXPECT_EQ(sample(after, R"(ringgate_fallbacks_total{model="mock-small"})"), 0);
-  EXPECT_EQ(sample(after, R"(ringgate_rate_limited_total{key="team-a"})"), 0);
+  EXPECT_EQ(sample(after, R"(ringgate_rate_limited_total{key="team-a",limit="rpm"})"), 0);
   EXPECT_EQ(sample(after, R"(ringgate_budget_rejected_total{key="team-a"})"), 0);
   EXPECT_GT(
       sample(after, R"(ringgate_gateway_overhead_seconds_count{endpoint="/v1/chat/completions"})"),
@@ -465,7 +468,8 @@ TEST(metrics_expose, metrics_can_be_turned_off) {
   ASSERT_NE(m, nullptr);
   server_options gw;
   gw.shards = 1;
-  gw.config_toml = "[admin]\nmetrics = false\n\n[[providers]]\nname = \"mock\"\nkind = \"openai\"\n"
+  gw.config_toml = "[admin]\nmetrics = false\n[auth]\nrequired = false\n\n"
+                   "[[providers]]\nname = \"mock\"\nkind = \"openai\"\n"
                    "base_url = \"http://127.0.0.1:" + std::to_string(m->port()) + "/v1\"\n";
   auto s = server::start(gw);
   ASSERT_NE(s, nullptr);

@@ -35,7 +35,12 @@ class proxy_test : public ::testing::Test {
     const std::string mock_url = "http://127.0.0.1:" + std::to_string(s_mock->port()) + "/v1";
     server_options gw;
     gw.shards = 1;  // one shard: one upstream pool
+    // No [[keys]]: these tests are about the proxy path; governance has its own
+    // (governance_test.cpp).
     gw.config_toml = R"(
+[auth]
+required = false
+
 [[providers]]
 name = "mock"
 kind = "openai"

@@ -95,6 +95,7 @@ class tls_test : public ::testing::Test {
                           provider_toml("tls11suite", s_tls11_hello->port(), ca_file());
     server_options gw;
     gw.shards = 1;  // one pool per provider: reconnects and resumption are observable
+    providers = "[auth]\nrequired = false\n\n" + providers;  // about TLS, not keys
     gw.config_toml = providers + gw_only;
     s_gw = server::start(gw);
     if (!s_gw) {
@@ -103,8 +104,8 @@ class tls_test : public ::testing::Test {
     }
     server_options in;
     in.shards = 1;
-    in.config_toml = "[server]\ntls_cert = \"" + s_pki->p("good.crt") + "\"\ntls_key = \"" +
-                     s_pki->p("good.key") + "\"\n\n" + providers;
+    in.config_toml = providers + "[server]\ntls_cert = \"" + s_pki->p("good.crt") +
+                     "\"\ntls_key = \"" + s_pki->p("good.key") + "\"\n";
     s_inbound = server::start(in);
     if (!s_inbound) s_error = "ringgate with inbound TLS failed to start";
   }
