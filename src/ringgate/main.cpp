@@ -27,12 +27,16 @@
 #include <ringgate/runtime/log.hpp>
 #include <ringgate/runtime/watchdog.hpp>
 
+#include "commands.hpp"
 #include "systemd.hpp"
 
 namespace {
 
 constexpr std::string_view usage_text =
     "usage: ringgate [options]\n"
+    "       ringgate hash-key [--generate]   SHA-256 of a key read from stdin, for [[keys]]\n"
+    "       ringgate usage (--config FILE | --ledger FILE) [--key NAME] [--since T]\n"
+    "                                        spend per key from the usage ledger\n"
     "\n"
     "  --config FILE        configuration file (TOML); built-in defaults when omitted\n"
     "  --listen ADDR:PORT   data listener, overrides server.listen (port 0 = ephemeral)\n"
@@ -226,6 +230,12 @@ void control_loop(rg::gateway::gateway& gw, int sig_fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2) {
+    std::string_view sub = argv[1];
+    std::vector<std::string_view> rest(argv + 2, argv + argc);
+    if (sub == "hash-key") return rg::hash_key_command(rest);
+    if (sub == "usage") return rg::usage_command(rest);
+  }
   cli args;
   if (auto err = parse_cli(argc, argv, args)) return fail(*err);
   if (args.help) {
