@@ -13,6 +13,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,14 @@ const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 const TEST_TIMEOUT_MS = 10_000;
 const UPSTREAM_KEY = 'sk-upstream-test';
-const CLIENT_KEY = 'client-key';
+// The example config's demo key (config/ringgate.toml, name team-a), as the README's curls use it.
+const CLIENT_KEY = 'sk-ringgate-demo';
+const CLIENT_KEY_SHA256 = '3c5614dabcda33134033118cdf9d8c992d373dc5ea78d80de1b39f23309bf0fe';
+// Keys for the governance tests, hashed here (independently of ringgate).
+const TIGHT_KEY = 'sk-sdk-tight-rpm';      // rpm 60: a burst of 4 on 2 shards, then one a second
+const NARROW_KEY = 'sk-sdk-narrow-models'; // may use mock-small only
+const BROKE_KEY = 'sk-sdk-no-budget-left'; // a budget smaller than any request's reservation
+const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 const MESSAGES = [{ role: 'user', content: 'Say hello to the gateway.' }];
 
 // Public model name → the x-mock-* headers its provider sends upstream (all target mock-small).
@@ -120,7 +128,7 @@ function configToml(mockPort, withForward) {
   const model = (name, providerName, upstreamModel) =>
     `[[models]]\nname = ${tomlString(name)}\n` +
     `targets = [{ provider = ${tomlString(providerName)}, model = ${tomlString(upstreamModel)},` +
-    ` weight = 1 }]\n\n`;
+    ` weight = 1 }]\nprice = { input_per_mtok = 0.15, output_per_mtok = 0.60 }\n\n`;
 
   let toml = provider('mock');
   for (const [name, headers] of Object.entries(scenarios)) toml += provider(`p-${name}`, headers);
@@ -131,6 +139,12 @@ function configToml(mockPort, withForward) {
     toml += provider('p-mock-fwd').replace(/\n\n$/, '\nforward_headers = ["x-mock-*"]\n\n');
     toml += model('mock-fwd', 'p-mock-fwd', 'mock-small');
   }
+  const key = (name, sha, extra = '') =>
+    `[[keys]]\nname = ${tomlString(name)}\nsha256 = ${tomlString(sha)}\n${extra}\n`;
+  toml += key('team-a', CLIENT_KEY_SHA256);
+  toml += key('tight', sha256(TIGHT_KEY), 'rpm = 60\n');
+  toml += key('narrow', sha256(NARROW_KEY), 'models = ["mock-small"]\n');
+  toml += key('broke', sha256(BROKE_KEY), 'budget_usd = 0.000000001\nbudget_period = "daily"\n');
   return toml;
 }
 
@@ -391,6 +405,59 @@ describe('openai SDK through ringgate', { timeout: 60_000 }, () => {
     assert.ok(err instanceof OpenAI.RateLimitError, `not a RateLimitError: ${err}`);
     assert.equal(err.status, 429);
     assert.equal(err.headers?.get('retry-after'), scenarios['mock-429']['x-mock-retry-after']);
+  });
+
+  // Governance: what the SDK makes of ringgate's own refusals.
+  const sdkWith = (apiKey) => new OpenAI({
+    baseURL: `http://127.0.0.1:${gateway.port}/v1`, apiKey, maxRetries: 0, timeout: TEST_TIMEOUT_MS,
+  });
+  const refusal = (promise) =>
+    promise.then((r) => assert.fail(`expected a refusal, got ${JSON.stringify(r)}`), (e) => e);
+
+  gwTest('unknown key: AuthenticationError (401, invalid_api_key), nothing sent upstream',
+    async () => {
+      await mockReset();
+      const err = await refusal(sdkWith('sk-not-a-ringgate-key').chat.completions
+        .create({ model: 'mock-small', messages: MESSAGES }));
+      assert.ok(err instanceof OpenAI.AuthenticationError, `not an AuthenticationError: ${err}`);
+      assert.equal(err.status, 401);
+      assert.equal(err.code, 'invalid_api_key');
+      const stats = await mockGet('/mock/stats');
+      assert.equal(stats.last_request ?? null, null, 'a refused request reached the upstream');
+    });
+
+  gwTest('model outside the key\'s list: PermissionDeniedError (403)', async () => {
+    const narrow = sdkWith(NARROW_KEY);
+    const ok = await narrow.chat.completions.create({ model: 'mock-small', messages: MESSAGES });
+    assert.equal(ok.object, 'chat.completion');
+    const err = await refusal(narrow.chat.completions
+      .create({ model: 'alias-model', messages: MESSAGES }));
+    assert.ok(err instanceof OpenAI.PermissionDeniedError, `not a PermissionDeniedError: ${err}`);
+    assert.equal(err.code, 'model_not_allowed');
+  });
+
+  gwTest('rpm exceeded: RateLimitError with retry-after and x-ratelimit-* headers', async () => {
+    const tight = sdkWith(TIGHT_KEY);
+    let err = null;
+    for (let i = 0; i < 10 && !err; ++i) {
+      err = await tight.chat.completions.create({ model: 'mock-small', messages: MESSAGES })
+        .then(() => null, (e) => e);
+    }
+    assert.ok(err, 'ten requests at rpm 60 were never limited');
+    assert.ok(err instanceof OpenAI.RateLimitError, `not a RateLimitError: ${err}`);
+    assert.equal(err.code, 'rate_limit_exceeded');
+    assert.equal(err.headers?.get('x-ratelimit-limit-requests'), '60');
+    assert.equal(err.headers?.get('x-ratelimit-remaining-requests'), '0');
+    assert.ok(Number(err.headers?.get('retry-after')) >= 1, 'retry-after');
+    assert.ok(Number(err.headers?.get('retry-after-ms')) > 0, 'retry-after-ms');
+  });
+
+  gwTest('budget spent: RateLimitError with insufficient_quota', async () => {
+    const err = await refusal(sdkWith(BROKE_KEY).chat.completions
+      .create({ model: 'mock-small', messages: MESSAGES, max_tokens: 5 }));
+    assert.ok(err instanceof OpenAI.RateLimitError, `not a RateLimitError: ${err}`);
+    assert.equal(err.code, 'insufficient_quota');
+    assert.equal(err.type, 'insufficient_quota');
   });
 
   // DESIGN.md §5: the gateway ends the stream with an error event and no [DONE], so the SDK throws

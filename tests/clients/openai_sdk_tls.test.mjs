@@ -51,10 +51,13 @@ describe('openai SDK over https', { skip: !PKI && 'no test PKI (openssl missing)
       `[[providers]]\nname = "mock"\nkind = "openai"\n` +
       `base_url = "https://localhost:${mockPort}/v1"\napi_key = "sk-upstream"\n` +
       `tls = { ca_file = "${join(PKI, 'ca.crt')}" }\n\n` +
-      `[[models]]\nname = "mock-small"\ntargets = [{ provider = "mock", model = "mock-small" }]\n`);
+      `[[models]]\nname = "mock-small"\ntargets = [{ provider = "mock", model = "mock-small" }]\n\n` +
+      // The example config's demo key (config/ringgate.toml): the SDK authenticates with it.
+      `[[keys]]\nname = "team-a"\n` +
+      `sha256 = "3c5614dabcda33134033118cdf9d8c992d373dc5ea78d80de1b39f23309bf0fe"\n`);
     const gwPort = await start(process.env.RINGGATE_BIN, ['--config', config, '--listen',
       '127.0.0.1:0', '--shards', '1', '--log-format', 'text']);
-    client = new OpenAI({ baseURL: `https://localhost:${gwPort}/v1`, apiKey: 'client-key',
+    client = new OpenAI({ baseURL: `https://localhost:${gwPort}/v1`, apiKey: 'sk-ringgate-demo',
       maxRetries: 0, timeout: 10_000 });
   });
   after(() => procs.forEach((p) => p.kill('SIGTERM')));
