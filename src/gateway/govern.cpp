@@ -218,12 +218,12 @@ void refuse_admission(call_state& c, governance::verdict v, const governance::re
 
 }  // namespace
 
-auth_outcome check_credentials(const governance::governance& g,
+auth_outcome check_credentials(governance::shard_governor& g,
                                const http::request_head& head) noexcept {
   presented p = presented_key(head);
-  int32_t key = p.key.empty() ? -1 : g.keys().find(p.key);
+  int32_t key = p.key.empty() ? -1 : g.find_key(p.key);
   if (key >= 0) return {key, true, false};
-  if (!g.auth_required()) return {-1, true, false};
+  if (!g.shared().auth_required()) return {-1, true, false};
   return {-1, false, !p.any};
 }
 
@@ -246,7 +246,7 @@ void refuse_credentials(httpd::exchange& ex, protocol p, const auth_outcome& a,
 }
 
 bool authenticate(call_state& c, exchange_note& note) {
-  auth_outcome a = check_credentials(c.h.governor()->shared(), c.ex.head());
+  auth_outcome a = check_credentials(*c.h.governor(), c.ex.head());
   if (a.ok) {
     c.gov.key = a.key;
     return true;

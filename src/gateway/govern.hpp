@@ -41,7 +41,7 @@ struct auth_outcome {
 };
 
 // Looks the presented key up (Authorization: Bearer … or x-api-key: …).
-auth_outcome check_credentials(const governance::governance& g,
+auth_outcome check_credentials(governance::shard_governor& g,
                                const http::request_head& head) noexcept;
 // Answers a refused authentication with 401 in `p`'s shape; notes the refusal.
 void refuse_credentials(httpd::exchange& ex, protocol p, const auth_outcome& a,

@@ -201,7 +201,7 @@ runtime::task<void> shard_handler::dispatch(httpd::exchange& ex, exchange_note& 
       co_return;
     }
     // Governance: listing models needs a key like the rest of /v1 (when auth is required).
-    if (auth_outcome a = check_credentials(_governor.shared(), ex.head()); !a.ok) {
+    if (auth_outcome a = check_credentials(_governor, ex.head()); !a.ok) {
       refuse_credentials(ex, protocol::openai, a, lines.text, note);
       co_return;
     }

@@ -2,6 +2,8 @@
 // (TPM to actual tokens, the budget reservation to actual cost, the in-flight count released).
 #include <ringgate/governance/governor.hpp>
 
+#include <sys/random.h>
+
 #include <algorithm>
 
 #include <ringgate/runtime/log.hpp>
@@ -13,6 +15,13 @@ governance::governance(key_table keys, uint32_t shards, bool auth_required, int6
       _shared(std::make_unique<key_shared[]>(std::max<size_t>(_keys.size(), 1))),
       _shards(std::max<uint32_t>(shards, 1)),
       _auth_required(auth_required) {
+  // Unpredictable, so no client can aim at key cache slots or forge a memoized MAC.
+  size_t got = 0;
+  auto* bytes = reinterpret_cast<unsigned char*>(_cache_secret.data());
+  while (got < sizeof _cache_secret) {
+    ssize_t n = getrandom(bytes + got, sizeof _cache_secret - got, 0);
+    if (n > 0) got += size_t(n);
+  }
   for (size_t i = 0; i < _keys.size(); ++i) {
     const key_entry& k = _keys[i];
     _shared[i].rpm.configure(k.rpm, _shards);
@@ -56,7 +65,7 @@ std::expected<void, std::string> governance::restore(ledger& db, int64_t unix_s)
 }
 
 shard_governor::shard_governor(governance& g, uint32_t shard)
-    : _g(g), _shard(shard), _slices(g.keys().size()) {}
+    : _g(g), _shard(shard), _slices(g.keys().size()), _cache(g.keys(), g.cache_secret()) {}
 
 shard_governor::~shard_governor() = default;
 

@@ -59,6 +59,54 @@ bool equal_constant_time(const digest& a, const digest& b) noexcept {
   return diff == 0;
 }
 
+namespace {
+
+uint64_t rotl(uint64_t x, int b) noexcept { return (x << b) | (x >> (64 - b)); }
+
+struct sip_state {
+  uint64_t v0, v1, v2, v3;
+  void round() noexcept {
+    v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);
+    v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;
+    v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;
+    v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);
+  }
+  void absorb(uint64_t m) noexcept {
+    v3 ^= m;
+    round();
+    round();
+    v0 ^= m;
+  }
+  uint64_t squeeze() noexcept {
+    for (int i = 0; i < 4; ++i) round();
+    return v0 ^ v1 ^ v2 ^ v3;
+  }
+};
+
+}  // namespace
+
+mac128 siphash128(const std::array<uint64_t, 2>& key, std::string_view data) noexcept {
+  sip_state s{key[0] ^ 0x736f6d6570736575ull, key[1] ^ 0x646f72616e646f6dull ^ 0xee,
+              key[0] ^ 0x6c7967656e657261ull, key[1] ^ 0x7465646279746573ull};
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  const size_t n = data.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t m;
+    std::memcpy(&m, p + i, 8);  // little-endian host (x86-64, aarch64)
+    s.absorb(m);
+  }
+  uint64_t last = uint64_t(n & 0xff) << 56;
+  for (size_t j = 0; i + j < n; ++j) last |= uint64_t(p[i + j]) << (8 * j);
+  s.absorb(last);
+  s.v2 ^= 0xee;
+  mac128 out;
+  out.lo = s.squeeze();
+  s.v1 ^= 0xdd;
+  out.hi = s.squeeze();
+  return out;
+}
+
 bool glob_match(std::string_view pattern, std::string_view text) noexcept {
   // Iterative match with one backtrack point (the last '*'): linear in practice, no recursion.
   size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
@@ -135,6 +183,22 @@ int32_t key_table::find_name(std::string_view name) const noexcept {
     if (_keys[i].name == name) return int32_t(i);
   }
   return -1;
+}
+
+key_cache::key_cache(const key_table& table, const std::array<uint64_t, 2>& secret)
+    : _table(table), _secret(secret), _entries(slots) {}
+
+int32_t key_cache::find(std::string_view presented) noexcept {
+  if (_table.empty() || presented.empty() || presented.size() > presented_key_bytes_max) {
+    return -1;
+  }
+  const mac128 mac = siphash128(_secret, presented);
+  entry& e = _entries[mac.lo & (slots - 1)];
+  // Both halves compared without an early exit.
+  if (e.key >= 0 && ((e.mac.lo ^ mac.lo) | (e.mac.hi ^ mac.hi)) == 0) return e.key;
+  const int32_t key = _table.find(presented);
+  if (key >= 0) e = {mac, key};
+  return key;
 }
 
 }  // namespace rg::governance

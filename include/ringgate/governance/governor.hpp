@@ -43,6 +43,7 @@ class governance {
   void roll_periods(int64_t unix_s) noexcept;
 
   const key_table& keys() const noexcept { return _keys; }
+  const std::array<uint64_t, 2>& cache_secret() const noexcept { return _cache_secret; }
   key_shared& shared(size_t key) noexcept { return _shared[key]; }
   uint32_t shards() const noexcept { return _shards; }
   bool auth_required() const noexcept { return _auth_required; }
@@ -52,6 +53,7 @@ class governance {
   std::unique_ptr<key_shared[]> _shared;
   uint32_t _shards;
   bool _auth_required;
+  std::array<uint64_t, 2> _cache_secret{};  // random: the key caches' SipHash key
   std::unique_ptr<ledger_writer> _writer;
 };
 
@@ -109,6 +111,8 @@ class shard_governor {
   shard_governor(governance& g, uint32_t shard);
   ~shard_governor();
 
+  // The index of the key `presented` is (SHA-256 lookup, memoized per shard), or -1.
+  int32_t find_key(std::string_view presented) noexcept { return _cache.find(presented); }
   verdict admit(const admission& a, ticket& t, rejection& r) noexcept;
   // Settles an admitted request to what it is billed for (zero tokens releases everything).
   // Returns its cost (-1: no price). Idempotent: a settled ticket is left alone.
@@ -128,6 +132,7 @@ class shard_governor {
   governance& _g;
   uint32_t _shard;
   std::vector<key_slices> _slices;
+  key_cache _cache;
 };
 
 }  // namespace rg::governance

@@ -26,6 +26,12 @@ bool from_hex(std::string_view hex, digest& out) noexcept;
 // 32 bytes compared without an early exit.
 bool equal_constant_time(const digest& a, const digest& b) noexcept;
 
+// SipHash-2-4 with a 128-bit output (Aumasson and Bernstein): a keyed PRF, fast on short inputs.
+struct mac128 {
+  uint64_t lo = 0, hi = 0;
+};
+mac128 siphash128(const std::array<uint64_t, 2>& key, std::string_view data) noexcept;
+
 // Shell-style pattern: '*' matches any run of characters (also none); everything else matches
 // itself. Patterns name the model as the client sends it ("gpt-4o*", "openai/*", "*").
 bool glob_match(std::string_view pattern, std::string_view text) noexcept;
@@ -66,6 +72,28 @@ class key_table {
   std::vector<key_entry> _keys;
   std::vector<int32_t> _slots;  // open addressing on the digest's first 8 bytes; -1 = empty
   uint64_t _mask = 0;
+};
+
+// One shard's memo of the keys it has already verified, so a client that keeps presenting the
+// same key skips SHA-256 (most of the cost of a lookup). Entries are SipHash-128 MACs of the
+// presented key under a random per-process secret, never the key: without the secret a MAC
+// says nothing about the key, and a hit needs all 128 bits to match, so timing still does not
+// depend on how much of a key matches. A miss (unknown, new or evicted key) takes the SHA-256
+// way. Direct-mapped and fixed in size: no allocation after construction.
+class key_cache {
+ public:
+  static constexpr size_t slots = 256;
+  key_cache(const key_table& table, const std::array<uint64_t, 2>& secret);
+  int32_t find(std::string_view presented) noexcept;
+
+ private:
+  struct entry {
+    mac128 mac;
+    int32_t key = -1;
+  };
+  const key_table& _table;
+  std::array<uint64_t, 2> _secret;
+  std::vector<entry> _entries;
 };
 
 }  // namespace rg::governance

@@ -99,6 +99,48 @@ TEST(Keys, TableWithManyKeysAndNone) {
   EXPECT_EQ(empty.find("sk-a"), -1);
 }
 
+TEST(Keys, SipHash128ReferenceVectors) {
+  // veorq/SipHash vectors_sip128: key 00..0f, message 00..(n-1).
+  const std::array<uint64_t, 2> key = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
+  auto bytes = [](const mac128& m) {
+    std::array<uint8_t, 16> out{};
+    for (int i = 0; i < 8; ++i) out[size_t(i)] = uint8_t(m.lo >> (8 * i));
+    for (int i = 0; i < 8; ++i) out[size_t(8 + i)] = uint8_t(m.hi >> (8 * i));
+    return out;
+  };
+  std::string msg;
+  for (int i = 0; i < 15; ++i) msg += char(i);
+  EXPECT_EQ(bytes(siphash128(key, "")),
+            (std::array<uint8_t, 16>{0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6,
+                                     0x72, 0x14, 0xc7, 0x55, 0x02, 0x93}));
+  EXPECT_EQ(bytes(siphash128(key, std::string(1, '\0'))),
+            (std::array<uint8_t, 16>{0xda, 0x87, 0xc1, 0xd8, 0x6b, 0x99, 0xaf, 0x44, 0x34, 0x76,
+                                     0x59, 0x11, 0x9b, 0x22, 0xfc, 0x45}));
+  EXPECT_EQ(bytes(siphash128(key, msg)),
+            (std::array<uint8_t, 16>{0x54, 0x93, 0xe9, 0x99, 0x33, 0xb0, 0xa8, 0x11, 0x7e, 0x08,
+                                     0xec, 0x0f, 0x97, 0xcf, 0xc3, 0xd9}));
+}
+
+TEST(Keys, CacheRemembersVerifiedKeysOnly) {
+  key_table t = key_table::build({key("team-a", "sk-a"), key("team-b", "sk-b")});
+  key_cache c(t, {0x1234, 0x5678});
+  for (int round = 0; round < 3; ++round) {  // cold, then from the cache
+    EXPECT_EQ(c.find("sk-a"), 0);
+    EXPECT_EQ(c.find("sk-b"), 1);
+    EXPECT_EQ(c.find("sk-c"), -1);  // unknown keys are never remembered
+    EXPECT_EQ(c.find("sk-a "), -1);
+    EXPECT_EQ(c.find(""), -1);
+  }
+  // Many keys competing for 256 slots: evictions cost a SHA-256, never a wrong answer.
+  std::vector<config::key_config> many;
+  for (int i = 0; i < 2000; ++i) many.push_back(key("k" + std::to_string(i), "s" + std::to_string(i)));
+  key_table big = key_table::build(many);
+  key_cache bc(big, {1, 2});
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 2000; ++i) ASSERT_EQ(bc.find("s" + std::to_string(i)), i);
+  }
+}
+
 TEST(Keys, EntryFromConfig) {
   config::key_config k = key("team-a", "sk-a", {"m", "p/*"});
   k.rpm = 60;
