@@ -192,8 +192,8 @@ runtime::task<void> proxy(shard_handler& h, httpd::exchange& ex, api kind, excha
   c.request_id_len = note.request_id_len;
   if (!authenticate(c, note)) co_return;  // governance: 401
   if (!route_request(c)) co_return;
-  if (!admit(c, note)) co_return;  // governance: 403, 429
   if (h.metrics()) note.model_slot = h.metrics()->model_slot(c.route);
+  if (!admit(c, note)) co_return;  // governance: 403, 429
   c.injected_usage = kind == api::chat && c.info.stream && json::needs_include_usage(c.info);
   const auto& first = h.routes().endpoints()[c.route.provider->first_endpoint].ep->options();
   c.total_deadline_ns = c.started_ns + ms_to_ns(first.total_timeout_ms);
