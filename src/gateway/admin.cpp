@@ -199,17 +199,38 @@ std::string redacted_config_json(const config::config& c) {
     w.key("on_timeout").boolean(m.retry.on_timeout);
     w.end_object();
     w.key("hedge_after_ms").unsigned_integer(m.hedge_after_ms);
+    w.key("reserve_output_tokens").unsigned_integer(m.reserve_output_tokens);
     w.end_object();
   }
   w.end_array();
+  // Governance: keys (their hashes redacted), auth and the usage ledger.
   w.key("keys").begin_array();
   for (const auto& k : c.keys) {
     w.begin_object();
     w.key("name").string(k.name);
     w.key("sha256").string(redacted);
+    w.key("models").begin_array();
+    for (const auto& m : k.models) w.string(m);
+    w.end_array();
+    w.key("rpm").unsigned_integer(k.rpm);
+    w.key("tpm").unsigned_integer(k.tpm);
+    w.key("max_concurrent").unsigned_integer(k.max_concurrent);
+    w.key("budget_usd").number(k.budget_usd);
+    w.key("budget_period").string(k.budget_period);
+    w.key("tags").begin_array();
+    for (const auto& t : k.tags) w.string(t);
+    w.end_array();
     w.end_object();
   }
   w.end_array();
+  w.key("auth").begin_object();
+  w.key("required").boolean(c.auth.required);
+  w.end_object();
+  w.key("usage").begin_object();
+  w.key("file").string(c.usage.file);
+  w.key("flush_interval_ms").unsigned_integer(c.usage.flush_interval_ms);
+  w.key("queue_rows").unsigned_integer(c.usage.queue_rows);
+  w.end_object();
   w.end_object();
   return w.complete() ? std::string(w.view()) : std::string("{\"error\":\"config too large\"}");
 }

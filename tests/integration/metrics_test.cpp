@@ -427,6 +427,12 @@ TEST_F(metrics_test, no_secret_in_metrics_admin_or_logs) {
   EXPECT_EQ(key, "[redacted]");
   ASSERT_FALSE(doc->root["providers"].at(0)["headers"]["x-upstream-token"].get(hdr));
   EXPECT_EQ(hdr, "[redacted]");
+  std::string_view sha;
+  ASSERT_FALSE(doc->root["keys"].at(0)["sha256"].get(sha));
+  EXPECT_EQ(sha, "[redacted]");
+  bool required = true;
+  ASSERT_FALSE(doc->root["auth"]["required"].get(required));
+  EXPECT_FALSE(required);
   EXPECT_NE(providers->body.find(R"("name":"mock")"), std::string::npos) << providers->body;
 }
 
