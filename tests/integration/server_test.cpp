@@ -328,6 +328,9 @@ TEST(chunked, post_with_trailers_reaches_the_upstream_de_chunked) {
   server_options gw_opts;
   gw_opts.shards = 1;
   gw_opts.config_toml = R"(
+[auth]
+required = false
+
 [[providers]]
 name = "mock"
 kind = "openai"

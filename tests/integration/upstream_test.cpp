@@ -19,8 +19,12 @@ constexpr std::string_view chat_body =
 constexpr std::string_view stream_body =
     R"({"model":"mock-small","stream":true,"messages":[{"role":"user","content":"hello"}]})";
 
+// No [[keys]]: these tests are about the upstream client, not governance.
 std::string gateway_config(uint16_t upstream_port, std::string_view provider_extra) {
   return R"(
+[auth]
+required = false
+
 [[providers]]
 name = "mock"
 kind = "openai"
