@@ -426,6 +426,7 @@ class decoder {
   void price(const toml::node& n, const std::string& path, model_price& mp) {
     const toml::table* t = table(n, path);
     if (!t) return;
+    mp.present = true;
     for (auto&& [k, v] : *t) {
       const std::string p = child(path, k.str());
       if (k == "input_per_mtok")

@@ -57,8 +57,7 @@ double cost_usd(const exchange_note& n) noexcept {
   if (!n.usage_known || !n.price) return -1;
   const config::model_price& p = *n.price;
   int64_t cached = std::min(n.cached_tokens, n.tokens_in);
-  double cached_price = p.cached_input_per_mtok > 0 ? p.cached_input_per_mtok : p.input_per_mtok;
-  return (double(n.tokens_in - cached) * p.input_per_mtok + double(cached) * cached_price +
+  return (double(n.tokens_in - cached) * p.input_per_mtok + double(cached) * p.cached_input() +
           double(n.tokens_out) * p.output_per_mtok) /
          1e6;
 }

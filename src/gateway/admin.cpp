@@ -181,11 +181,15 @@ std::string redacted_config_json(const config::config& c) {
     w.key("fallbacks").begin_array();
     for (const auto& f : m.fallbacks) w.string(f);
     w.end_array();
-    w.key("price").begin_object();
-    w.key("input_per_mtok").number(m.price.input_per_mtok);
-    w.key("output_per_mtok").number(m.price.output_per_mtok);
-    w.key("cached_input_per_mtok").number(m.price.cached_input_per_mtok);
-    w.end_object();
+    if (m.price.present) {
+      w.key("price").begin_object();
+      w.key("input_per_mtok").number(m.price.input_per_mtok);
+      w.key("output_per_mtok").number(m.price.output_per_mtok);
+      w.key("cached_input_per_mtok").number(m.price.cached_input());
+      w.end_object();
+    } else {
+      w.key("price").null();  // unpriced: no cost is counted, budgeted keys may not use it
+    }
     w.key("balancer").string(m.balancer);
     w.key("retry").begin_object();
     w.key("attempts").unsigned_integer(m.retry.attempts);

@@ -274,7 +274,7 @@ bool admit(call_state& c, exchange_note& note) {
   governance::admission a;
   a.key = g.key;
   a.model = info.model;
-  a.model_price = model ? &model->price_nano : nullptr;
+  a.model_price = model ? model->priced() : nullptr;
   a.tpm_tokens = g.prompt_estimate + g.max_output;
   a.budget_input_tokens = int64_t(info.prompt_chars + 4 * info.prompt_strings + 4);
   a.budget_output_tokens = g.max_output;
@@ -325,7 +325,7 @@ void end_call(call_state& c, exchange_note& note) noexcept {
   row.tokens_in = billed.input;
   row.tokens_out = billed.output;
   row.tokens_cached = billed.cached;
-  row.cost = note.cost_nano >= 0 ? note.cost_nano : (c.route.model ? 0 : -1);
+  row.cost = cost;  // -1: unpriced; 0: a priced model with nothing billed (a failure)
   row.key = g.key;
   row.provider = c.route.provider ? int32_t(c.route.provider - c.h.routes().providers().data()) : -1;
   row.status = status;
@@ -336,9 +336,9 @@ void end_call(call_state& c, exchange_note& note) noexcept {
 }
 
 size_t cost_header(const call_state& c, char* buf, size_t cap) noexcept {
-  if (!c.usage.present() || !c.route.model) return 0;
-  governance::nano_usd cost =
-      governance::cost(c.route.model->price_nano, usage_counts(c.usage, c.gov.prompt_estimate));
+  const governance::price* price = c.route.model ? c.route.model->priced() : nullptr;
+  if (!c.usage.present() || !price) return 0;
+  governance::nano_usd cost = governance::cost(*price, usage_counts(c.usage, c.gov.prompt_estimate));
   char usd[32];
   size_t n = governance::format_usd(cost, usd, sizeof usd);
   int len = snprintf(buf, cap, "x-ringgate-cost-usd: %.*s\r\n", int(n), usd);

@@ -163,7 +163,8 @@ void fill_note(const call_state& c, exchange_note& n) noexcept {
     n.provider = c.route.provider->name;
   }
   // The price of what ran: a fallback model's when one answered.
-  if (const model_route* m = c.served ? c.served : c.route.model) n.price = &m->price;
+  const model_route* ran = c.served ? c.served : c.route.model;
+  if (ran && ran->price.present) n.price = &ran->price;
   n.usage_known = c.usage.present();
   n.tokens_in = std::max<int64_t>(c.usage.prompt_tokens, 0);
   n.tokens_out = std::max<int64_t>(c.usage.completion_tokens, 0);

@@ -88,9 +88,11 @@ struct model_route {
   resilience::retry_policy retry;
   uint64_t hedge_after_ns = 0;      // 0 = no hedging
   std::vector<uint32_t> fallbacks;  // indices into models, tried in order
-  // Governance: the price in integer nano-dollars, and the output tokens reserved at admission
-  // when a request gives no max_tokens.
+  // Governance: the price in integer nano-dollars (meaningful only when price.present: a model
+  // without a price table is unpriced, its cost unknown, not zero), and the output tokens
+  // reserved at admission when a request gives no max_tokens.
   governance::price price_nano;
+  const governance::price* priced() const noexcept { return price.present ? &price_nano : nullptr; }
   uint32_t reserve_output_tokens = 4096;
 };
 

@@ -54,8 +54,7 @@ price price::from(const config::model_price& p) noexcept {
   price out;
   out.input = std::llround(p.input_per_mtok * 1e9);
   out.output = std::llround(p.output_per_mtok * 1e9);
-  out.cached_input = p.cached_input_per_mtok > 0 ? std::llround(p.cached_input_per_mtok * 1e9)
-                                                 : out.input;
+  out.cached_input = std::llround(p.cached_input() * 1e9);
   return out;
 }
 

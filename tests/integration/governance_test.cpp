@@ -17,6 +17,12 @@ namespace rg::itest {
 namespace {
 
 constexpr std::string_view narrow_key = "sk-narrow-0001";
+constexpr std::string_view embed_body = R"({"model":"mock-small","input":"hello"})";
+// A model whose request reserves and costs exactly 10 µ$ when asked for 10 output tokens and
+// given them (x-mock-words: 10): output at 1 USD per million, input free.
+constexpr std::string_view fixed_model =
+    "\n[[models]]\nname = \"fixed\"\ntargets = [{ provider = \"mock\", model = \"mock-small\" }]\n"
+    "price = { input_per_mtok = 0.0, output_per_mtok = 1.0 }\n";
 
 class governance_test : public ::testing::Test {
  protected:
@@ -100,6 +106,10 @@ TEST_F(governance_test, unauthenticated_requests_get_401_in_openai_shape) {
   auto basic = post_chat(gw->port(), "Authorization: Basic c2stcmluZ2dhdGUtZGVtbw==\r\n");
   ASSERT_TRUE(basic);
   expect_error_shape(*basic, 401, "invalid_request_error", "invalid_api_key");
+  // The embeddings endpoint speaks OpenAI's protocol too: the same shape.
+  auto embed = roundtrip(gw->port(), post_request("/v1/embeddings", embed_body, ""));
+  ASSERT_TRUE(embed);
+  expect_error_shape(*embed, 401, "invalid_request_error", "missing_api_key");
   // Both ways of presenting a key work, the scheme's case does not matter.
   for (std::string h : {bearer(demo_key), "authorization: bearer " + std::string(demo_key) + "\r\n",
                         "x-api-key: " + std::string(demo_key) + "\r\n"}) {
@@ -138,7 +148,9 @@ TEST_F(governance_test, auth_not_required_serves_anonymous_and_still_governs_kno
 TEST_F(governance_test, model_not_allowed_is_403) {
   std::string narrow = std::string(sha_of(narrow_key));
   auto gw = gateway(key_toml("narrow", narrow, "models = [\"mock-*\"]\n") +
-                    key_toml("budgeted", demo_sha, "budget_usd = 1.0\n"));
+                    key_toml("budgeted", demo_sha, "budget_usd = 1.0\n") +
+                    "[[models]]\nname = \"unpriced\"\n"
+                    "targets = [{ provider = \"mock\", model = \"mock-small\" }]\n");
   ASSERT_NE(gw, nullptr);
   EXPECT_EQ(post_chat(gw->port(), bearer(narrow_key))->status, 200);
   for (std::string_view model : {"alias-model", "mock/anything"}) {
@@ -152,6 +164,16 @@ TEST_F(governance_test, model_not_allowed_is_403) {
   ASSERT_TRUE(unpriced);
   expect_error_shape(*unpriced, 403, "invalid_request_error", "model_not_allowed");
   EXPECT_NE(unpriced->body.find("no price"), std::string::npos);
+  // So can it not use a [[models]] entry without a price table (unpriced is not free).
+  auto no_table = post_chat(gw->port(), bearer(demo_key), chat("unpriced"));
+  ASSERT_TRUE(no_table);
+  expect_error_shape(*no_table, 403, "invalid_request_error", "model_not_allowed");
+  // The embeddings endpoint refuses in the same shape.
+  auto embed = roundtrip(gw->port(), post_request("/v1/embeddings",
+                                                  R"({"model":"alias-model","input":"hi"})",
+                                                  bearer(narrow_key)));
+  ASSERT_TRUE(embed);
+  expect_error_shape(*embed, 403, "invalid_request_error", "model_not_allowed");
   EXPECT_EQ(gw->stop(10s), 0);
 }
 
@@ -271,10 +293,7 @@ TEST_F(governance_test, budget_race_admits_exactly_what_the_budget_covers) {
   // Every request reserves and costs exactly 10 output tokens at 1 USD per million (input is
   // free): 10 µ$. The budget covers 10 of them; 200 arrive at once.
   std::string keys = key_toml("team-a", demo_sha, "budget_usd = 0.0001\nbudget_period = \"total\"\n");
-  std::string model =
-      "\n[[models]]\nname = \"fixed\"\ntargets = [{ provider = \"mock\", model = \"mock-small\" }]\n"
-      "price = { input_per_mtok = 0.0, output_per_mtok = 1.0 }\n";
-  auto gw = gateway(keys + model, "", "headers = { \"x-mock-words\" = \"10\", \"x-mock-first-byte-ms\" = \"200\" }\n");
+  auto gw = gateway(keys + std::string(fixed_model), "", "headers = { \"x-mock-words\" = \"10\", \"x-mock-first-byte-ms\" = \"200\" }\n");
   ASSERT_NE(gw, nullptr);
   constexpr int n = 200;
   std::vector<client> conns(n);
@@ -309,6 +328,45 @@ TEST_F(governance_test, budget_race_admits_exactly_what_the_budget_covers) {
   ASSERT_TRUE(after);
   expect_error_shape(*after, 429, "insufficient_quota", "insufficient_quota");
   EXPECT_NE(after->body.find("0.000000000 USD left"), std::string::npos) << after->body;
+  EXPECT_EQ(gw->stop(10s), 0);
+}
+
+TEST_F(governance_test, failures_and_disconnects_release_what_they_reserved) {
+  // A budget for exactly one `fixed` request and one request at a time: a reservation (budget
+  // or concurrency slot) that a failure or a disconnect kept would refuse every later one.
+  auto gw = gateway(key_toml("team-a", demo_sha,
+                             "budget_usd = 0.00001\nbudget_period = \"total\"\n"
+                             "max_concurrent = 1\n") +
+                    std::string(fixed_model));
+  ASSERT_NE(gw, nullptr);
+  const std::string body = chat("fixed", 10);
+  auto failed = post_chat(gw->port(), bearer(demo_key) + "x-mock-status: 500\r\n", body);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->status, 500) << failed->body;
+  auto cut = post_chat(gw->port(), bearer(demo_key) + "x-mock-fault: close-before-headers\r\n",
+                       body);
+  ASSERT_TRUE(cut);
+  EXPECT_EQ(cut->status, 502) << cut->body;
+  {
+    client gone;  // holds the only slot and the whole budget, then leaves
+    ASSERT_TRUE(gone.connect(gw->port()));
+    ASSERT_TRUE(gone.send(post_request("/v1/chat/completions", body,
+                                       bearer(demo_key) + "x-mock-first-byte-ms: 1500\r\n")));
+    ASSERT_TRUE(wait_mock_in_flight(1));
+  }
+  // Released once ringgate sees the call end (at the latest when the upstream answers).
+  std::optional<http_response> next;
+  for (auto deadline = steady::now() + 10s; steady::now() < deadline;) {
+    next = post_chat(gw->port(), bearer(demo_key) + "x-mock-words: 10\r\n", body);
+    if (!next || next->status != 429) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200) << next->body;
+  // That request spent the whole budget: nothing above was billed.
+  auto after = post_chat(gw->port(), bearer(demo_key) + "x-mock-words: 10\r\n", body);
+  ASSERT_TRUE(after);
+  expect_error_shape(*after, 429, "insufficient_quota", "insufficient_quota");
   EXPECT_EQ(gw->stop(10s), 0);
 }
 

@@ -121,7 +121,12 @@ struct model_target {
 struct model_price {
   double input_per_mtok = 0;
   double output_per_mtok = 0;
-  double cached_input_per_mtok = 0;
+  double cached_input_per_mtok = -1;  // < 0: not given, cache hits cost the input price
+  bool present = false;               // a price table was given (else the model is unpriced)
+
+  double cached_input() const noexcept {
+    return cached_input_per_mtok >= 0 ? cached_input_per_mtok : input_per_mtok;
+  }
 };
 
 // Retries of one model's requests (see resilience/retry.hpp).

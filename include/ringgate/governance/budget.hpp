@@ -25,7 +25,7 @@ inline constexpr double budget_usd_max = 10'000'000;
 struct price {
   int64_t input = 0;
   int64_t output = 0;
-  int64_t cached_input = 0;  // = input when not configured
+  int64_t cached_input = 0;  // = input when not configured (config::model_price::cached_input)
   static price from(const config::model_price& p) noexcept;
 };
 

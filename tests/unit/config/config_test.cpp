@@ -133,7 +133,9 @@ TEST(Config, DesignBlockLoads) {
   ASSERT_EQ(c.models.size(), 1u);
   EXPECT_DOUBLE_EQ(c.models[0].price.input_per_mtok, 0.15);
   EXPECT_DOUBLE_EQ(c.models[0].price.output_per_mtok, 0.60);
-  EXPECT_DOUBLE_EQ(c.models[0].price.cached_input_per_mtok, 0.0);
+  EXPECT_TRUE(c.models[0].price.present);
+  EXPECT_LT(c.models[0].price.cached_input_per_mtok, 0);  // not given: the input price
+  EXPECT_DOUBLE_EQ(c.models[0].price.cached_input(), 0.15);
   ASSERT_EQ(c.keys.size(), 1u);
   EXPECT_EQ(c.keys[0].rpm, 600u);
   EXPECT_EQ(c.keys[0].tpm, 100000u);
@@ -551,6 +553,27 @@ TEST(Validation, Governance) {
   EXPECT_EQ(error_of(base + "[[keys]]\nname = \"k\"\nsha256 = \"" + sha_a +
                      "\"\nbudget_usd = 20000000\n"),
             "t.toml:11: keys[0].budget_usd: must be at most 10000000");
+}
+
+TEST(Validation, Prices) {
+  // No price table: unpriced (not free). A table: each figure defaults to 0, except cache hits,
+  // which cost the input price unless priced themselves (0 is a valid price: free).
+  EXPECT_FALSE(ok(base).models[0].price.present);
+  config c = ok(base + "price = { input_per_mtok = 2.5 }\n");
+  EXPECT_TRUE(c.models[0].price.present);
+  EXPECT_DOUBLE_EQ(c.models[0].price.output_per_mtok, 0.0);
+  EXPECT_DOUBLE_EQ(c.models[0].price.cached_input(), 2.5);
+  EXPECT_DOUBLE_EQ(ok(base + "price = { input_per_mtok = 2.5, cached_input_per_mtok = 0 }\n")
+                       .models[0]
+                       .price.cached_input(),
+                   0.0);
+  EXPECT_TRUE(ok(base + "price = {}\n").models[0].price.present);
+  EXPECT_EQ(error_of(base + "price = { cached_input_per_mtok = -1 }\n"),
+            "t.toml:8: models[0].price.cached_input_per_mtok: must not be negative");
+  EXPECT_EQ(error_of(base + "price = { output_per_mtok = nan }\n"),
+            "t.toml:8: models[0].price.output_per_mtok: must be a finite number");
+  EXPECT_EQ(error_of(base + "price = { input = 1.0 }\n"),
+            "t.toml:8: models[0].price.input: unknown key");
 }
 
 TEST(Validation, ModelTargets) {

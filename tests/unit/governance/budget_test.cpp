@@ -28,8 +28,9 @@ TEST(Money, CostIsExactAndRoundsUpOncePerRequest) {
   EXPECT_EQ(cost(p, {100, 40, 0}), 60 * 150 + 40 * 75);       // cached tokens at their price
   EXPECT_EQ(cost(price::from({0.0001, 0, 0}), {1, 0, 0}), 1);  // 0.1 n$ rounds up to 1
   EXPECT_EQ(cost(p, {-5, -1, -3}), 0);
-  // Without a cached price, cached tokens cost the input price.
-  EXPECT_EQ(cost(price::from({1.0, 2.0, 0.0}), {10, 10, 0}), 10 * 1000);
+  // Without a cached price, cached tokens cost the input price; a cached price of 0 is free.
+  EXPECT_EQ(cost(price::from({1.0, 2.0, -1.0}), {10, 10, 0}), 10 * 1000);
+  EXPECT_EQ(cost(price::from({1.0, 2.0, 0.0}), {10, 10, 0}), 0);
   EXPECT_EQ(usd(16950), "0.000016950");
   EXPECT_EQ(usd(50 * nano_per_usd), "50.000000000");
   EXPECT_EQ(usd(-1), "-0.000000001");
