@@ -103,14 +103,16 @@ struct presented {
   bool any = false;  // some credential header was sent
 };
 
+// A Bearer token first, then x-api-key. Another Authorization scheme (Basic, a proxy's own) is
+// not a key, but does not hide an x-api-key sent alongside it.
 presented presented_key(const http::request_head& head) noexcept {
-  if (const http::header* h = head.find("authorization")) {
-    std::string_view v = trim(h->value);
+  const http::header* auth = head.find("authorization");
+  if (auth) {
+    std::string_view v = trim(auth->value);
     if (starts_with_bearer(v)) return {trim(v.substr(7)), true};
-    return {{}, true};  // another scheme: present but not a key we accept
   }
   if (const http::header* h = head.find("x-api-key")) return {trim(h->value), true};
-  return {};
+  return {{}, auth != nullptr};  // another scheme alone: present but not a key we accept
 }
 
 governance::token_counts usage_counts(const json::usage& u, int64_t prompt_estimate) noexcept {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -110,9 +111,11 @@ TEST_F(governance_test, unauthenticated_requests_get_401_in_openai_shape) {
   auto embed = roundtrip(gw->port(), post_request("/v1/embeddings", embed_body, ""));
   ASSERT_TRUE(embed);
   expect_error_shape(*embed, 401, "invalid_request_error", "missing_api_key");
-  // Both ways of presenting a key work, the scheme's case does not matter.
+  // Both ways of presenting a key work, the scheme's case does not matter, and another scheme
+  // does not hide an x-api-key.
   for (std::string h : {bearer(demo_key), "authorization: bearer " + std::string(demo_key) + "\r\n",
-                        "x-api-key: " + std::string(demo_key) + "\r\n"}) {
+                        "x-api-key: " + std::string(demo_key) + "\r\n",
+                        "Authorization: Basic dTpw\r\nx-api-key: " + std::string(demo_key) + "\r\n"}) {
     auto ok = post_chat(gw->port(), h);
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200) << h << ok->body;
@@ -431,6 +434,15 @@ TEST_F(governance_test, cost_header_metrics_and_no_key_material_in_logs) {
   EXPECT_TRUE(has(R"(ringgate_key_tokens_total{key="team-a",direction="in"})"));
   EXPECT_TRUE(has(R"(ringgate_key_cost_usd_total{key="team-a"})"));
   EXPECT_EQ(m->body.find(demo_key), std::string::npos);
+  // Every family once, the key families with the proxy's (one registry, no second export).
+  std::set<std::string> families;
+  for (size_t at = m->body.find("# TYPE "); at != std::string::npos;
+       at = m->body.find("# TYPE ", at + 1)) {
+    std::string name = m->body.substr(at + 7, m->body.find(' ', at + 7) - at - 7);
+    EXPECT_TRUE(families.insert(name).second) << "exported twice: " << name;
+  }
+  EXPECT_TRUE(families.contains("ringgate_key_cost_usd_total"));
+  EXPECT_TRUE(families.contains("ringgate_requests_total"));
 
   ASSERT_EQ(gw->stop(10s), 0);
   const std::string logs = gw->proc().out_text() + gw->proc().err_text();
@@ -440,6 +452,15 @@ TEST_F(governance_test, cost_header_metrics_and_no_key_material_in_logs) {
   }
   EXPECT_EQ(logs.find("sk-wrong"), std::string::npos);
   EXPECT_EQ(logs.find("sk-ringgate"), std::string::npos);
+  // The cost is always logged, the stream's too (known at its end).
+  for (const http_response* answer : {&*r, &*s}) {
+    const std::string id = answer->header("x-request-id");
+    size_t at = logs.find("\"request_id\":\"" + id + "\"");
+    ASSERT_NE(at, std::string::npos) << id;
+    std::string line = logs.substr(at, logs.find('\n', at) - at);
+    EXPECT_NE(line.find("\"cost_usd\":"), std::string::npos) << line;
+    EXPECT_EQ(line.find("\"cost_usd\":null"), std::string::npos) << line;
+  }
 }
 
 }  // namespace
