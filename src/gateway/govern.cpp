@@ -329,7 +329,9 @@ void end_call(call_state& c, exchange_note& note) noexcept {
   row.tokens_cached = billed.cached;
   row.cost = cost;  // -1: unpriced; 0: a priced model with nothing billed (a failure)
   row.key = g.key;
-  row.provider = c.route.provider ? int32_t(c.route.provider - c.h.routes().providers().data()) : -1;
+  // The provider that answered (a model's pool may span several), else the model's first.
+  const provider_route* provider = c.winner.provider ? c.winner.provider : c.route.provider;
+  row.provider = provider ? int32_t(provider - c.h.routes().providers().data()) : -1;
   row.status = status;
   row.estimated = estimated;
   row.set_request_id(c.request_id_view());

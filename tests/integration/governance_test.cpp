@@ -340,7 +340,10 @@ TEST_F(governance_test, failures_and_disconnects_release_what_they_reserved) {
   auto gw = gateway(key_toml("team-a", demo_sha,
                              "budget_usd = 0.00001\nbudget_period = \"total\"\n"
                              "max_concurrent = 1\n") +
-                    std::string(fixed_model));
+                        std::string(fixed_model),
+                    "",
+                    // The failures below would open the circuit (and answer 503 after).
+                    "circuit = { failures = 0, failure_rate_percent = 0 }\n");
   ASSERT_NE(gw, nullptr);
   const std::string body = chat("fixed", 10);
   auto failed = post_chat(gw->port(), bearer(demo_key) + "x-mock-status: 500\r\n", body);

@@ -90,10 +90,11 @@ inline mock start_mock(std::vector<std::string> args = {}) {
   return m;
 }
 
+// No [[keys]]: these tests are about the upstream side, so auth is off.
 inline std::unique_ptr<server> start_gateway(const std::string& toml, uint32_t shards = 2) {
   server_options o;
   o.shards = shards;
-  o.config_toml = toml;
+  o.config_toml = "[auth]\nrequired = false\n\n" + toml;
   return server::start(o);
 }
 
