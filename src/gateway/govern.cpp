@@ -260,6 +260,18 @@ bool authenticate(call_state& c, exchange_note& note) {
   return false;
 }
 
+namespace {
+
+// The price a call is billed at: the model that answered (a fallback's when one did), or, when
+// that one has no price, the reservation's worst case over the model and its fallbacks.
+const governance::price* billing_price(const call_state& c) noexcept {
+  const model_route* ran = c.served ? c.served : c.route.model;
+  if (ran && ran->priced()) return ran->priced();
+  return c.route.model ? c.route.model->reserve_priced() : nullptr;
+}
+
+}  // namespace
+
 bool admit(call_state& c, exchange_note& note) {
   call_governance& g = c.gov;
   const json::request_info& info = c.info;
@@ -276,7 +288,7 @@ bool admit(call_state& c, exchange_note& note) {
   governance::admission a;
   a.key = g.key;
   a.model = info.model;
-  a.model_price = model ? model->priced() : nullptr;
+  a.model_price = model ? model->reserve_priced() : nullptr;
   a.tpm_tokens = g.prompt_estimate + g.max_output;
   a.budget_input_tokens = int64_t(info.prompt_chars + 4 * info.prompt_strings + 4);
   a.budget_output_tokens = g.max_output;
@@ -315,6 +327,7 @@ void end_call(call_state& c, exchange_note& note) noexcept {
     billed.output = g.max_output > 0 ? std::min<int64_t>(g.events, g.max_output) : g.events;
   }
   const uint64_t now_ns = c.h.shard().now_ns();
+  g.ticket.model_price = billing_price(c);
   governance::nano_usd cost = gov.settle(g.ticket, billed, now_ns);
   note.cost_nano = (c.usage.present() || estimated) ? cost : -1;
   note.billed_in = billed.input;
@@ -340,7 +353,7 @@ void end_call(call_state& c, exchange_note& note) noexcept {
 }
 
 size_t cost_header(const call_state& c, char* buf, size_t cap) noexcept {
-  const governance::price* price = c.route.model ? c.route.model->priced() : nullptr;
+  const governance::price* price = billing_price(c);
   if (!c.usage.present() || !price) return 0;
   governance::nano_usd cost = governance::cost(*price, usage_counts(c.usage, c.gov.prompt_estimate));
   char usd[32];

@@ -193,6 +193,16 @@ std::expected<std::unique_ptr<route_table>, std::string> route_table::build(
     if (m.targets.empty()) return std::unexpected("models." + m.name + ": no targets");
     if (auto ok = t->add_model(cfg, m); !ok) return std::unexpected(ok.error());
   }
+  for (auto& m : t->_models) {
+    m.reserve_nano = m.price_nano;
+    for (uint32_t f : m.fallbacks) {
+      const model_route& fb = t->_models[f];
+      if (!fb.price.present) continue;  // billed at this reservation's price (govern.cpp)
+      m.reserve_nano.input = std::max(m.reserve_nano.input, fb.price_nano.input);
+      m.reserve_nano.output = std::max(m.reserve_nano.output, fb.price_nano.output);
+      m.reserve_nano.cached_input = std::max(m.reserve_nano.cached_input, fb.price_nano.cached_input);
+    }
+  }
   uint32_t wrr = 0;
   for (auto& m : t->_models) {
     m.pool.wrr_offset = wrr;

@@ -93,6 +93,12 @@ struct model_route {
   // reserved at admission when a request gives no max_tokens.
   governance::price price_nano;
   const governance::price* priced() const noexcept { return price.present ? &price_nano : nullptr; }
+  // Admission reserves at the worst price the request can be billed at: each component's maximum
+  // over this model and its priced fallbacks (a fallback may cost more than the model asked for).
+  governance::price reserve_nano;
+  const governance::price* reserve_priced() const noexcept {
+    return price.present ? &reserve_nano : nullptr;
+  }
   uint32_t reserve_output_tokens = 4096;
 };
 

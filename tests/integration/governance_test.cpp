@@ -334,6 +334,35 @@ TEST_F(governance_test, budget_race_admits_exactly_what_the_budget_covers) {
   EXPECT_EQ(gw->stop(10s), 0);
 }
 
+TEST_F(governance_test, a_fallback_is_reserved_and_billed_at_its_own_price) {
+  // "cheap" (1 USD per million output tokens) has no reachable endpoint and falls back to
+  // "pricey" (100 per million). 10 output tokens: reserved and billed at pricey's 1,000 µ$,
+  // not cheap's 10 µ$ — else a budget could be overspent a hundredfold through a fallback.
+  const std::string models =
+      "\n[[providers]]\nname = \"dead\"\nkind = \"openai\"\n"
+      "base_url = \"http://127.0.0.1:1/v1\"\napi_key = \"sk-dead\"\n"
+      "\n[[models]]\nname = \"cheap\"\ntargets = [{ provider = \"dead\", model = \"x\" }]\n"
+      "fallbacks = [\"pricey\"]\nretry = { attempts = 1 }\n"
+      "price = { input_per_mtok = 0.0, output_per_mtok = 1.0 }\n"
+      "\n[[models]]\nname = \"pricey\"\ntargets = [{ provider = \"mock\", model = \"mock-small\" }]\n"
+      "price = { input_per_mtok = 0.0, output_per_mtok = 100.0 }\n";
+  constexpr std::string_view poor_key = "sk-poor-0001";
+  std::string keys =
+      key_toml("rich", demo_sha, "budget_usd = 1.0\nbudget_period = \"total\"\n") +
+      key_toml("poor", sha_of(poor_key), "budget_usd = 0.0005\nbudget_period = \"total\"\n");
+  auto gw = gateway(keys + models, "", "headers = { \"x-mock-words\" = \"10\" }\n");
+  ASSERT_NE(gw, nullptr);
+  auto r = post_chat(gw->port(), bearer(demo_key), chat("cheap", 10));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->header("x-ringgate-cost-usd"), "0.001000000");
+  // 500 µ$ covers cheap's reservation but not its fallback's: refused before any attempt.
+  auto p = post_chat(gw->port(), bearer(poor_key), chat("cheap", 10));
+  ASSERT_TRUE(p);
+  expect_error_shape(*p, 429, "insufficient_quota", "insufficient_quota");
+  EXPECT_EQ(gw->stop(10s), 0);
+}
+
 TEST_F(governance_test, failures_and_disconnects_release_what_they_reserved) {
   // A budget for exactly one `fixed` request and one request at a time: a reservation (budget
   // or concurrency slot) that a failure or a disconnect kept would refuse every later one.
