@@ -43,13 +43,15 @@ name = "mock"
 kind = "openai"
 base_url = "http://127.0.0.1:$MOCK_PORT/v1"
 api_key = "sk-bench"
-max_concurrent = 4096
+max_concurrent = 16384
+pool = { idle_max = 64, connections_max = 16384 }
 [[providers]]
 name = "mock-paced"
 kind = "openai"
 base_url = "http://127.0.0.1:$MOCK_PACED_PORT/v1"
 api_key = "sk-bench"
-max_concurrent = 4096
+max_concurrent = 16384
+pool = { idle_max = 64, connections_max = 16384 }
 [[models]]
 name = "mock-small"
 targets = [{ provider = "mock", model = "mock-small", weight = 1 }]
