@@ -19,6 +19,7 @@
 #include <ringgate/http/sse.hpp>
 #include <ringgate/json/writer.hpp>
 #include <ringgate/runtime/clock.hpp>
+#include <ringgate/runtime/find.hpp>
 #include <ringgate/runtime/log.hpp>
 
 #include "call.hpp"
@@ -33,13 +34,10 @@ constexpr size_t held_max = 64;         // buffers held at once (an event may sp
 constexpr size_t iov_max = 256;         // iovecs per send
 constexpr size_t event_line_max = 512 * 1024;
 
-// Where `key` starts in text at or after `from`, or npos. glibc's memmem skips ahead by up to the
-// needle's length; string_view::find stops at every '"' (a JSON chunk is full of them) and was a
-// fifth of a streamed chunk's instructions (callgrind, 64-chunk streams).
+// Where `key` starts in text at or after `from`, or npos (see runtime::find_bytes: memmem's set-up
+// and string_view::find's stop at every '"' were each a fifth of a streamed chunk's instructions).
 size_t find_key(std::string_view text, std::string_view key, size_t from = 0) noexcept {
-  if (from >= text.size()) return std::string_view::npos;
-  const void* hit = ::memmem(text.data() + from, text.size() - from, key.data(), key.size());
-  return hit ? size_t(static_cast<const char*>(hit) - text.data()) : std::string_view::npos;
+  return runtime::find_bytes(text, key, from);
 }
 
 // Whether an OpenAI chunk's text carries generated output: a non-empty "content" (or tool-call

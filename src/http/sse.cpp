@@ -210,6 +210,13 @@ std::string_view sse_first_data(std::string_view event) noexcept {
 }
 
 bool sse_is_done(std::string_view event) noexcept {
+  // Every provider's events start with their data field: when its value cannot be "[DONE]", stop
+  // at its first bytes instead of splitting the whole event into lines (which cost as much as the
+  // scanner's own pass over every streamed chunk).
+  if (event.starts_with(data_prefix)) {
+    const size_t value = data_prefix.size() + (event.size() > 5 && event[5] == ' ' ? 1 : 0);
+    if (value < event.size() && event[value] != '[') return false;
+  }
   size_t data_fields = 0;
   bool done = false;
   for_each_field(event, [&](std::string_view name, std::string_view value) {

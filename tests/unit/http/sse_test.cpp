@@ -286,6 +286,14 @@ TEST(sse_helpers, is_done) {
   EXPECT_FALSE(sse_is_done("event: [DONE]\n\n"));
   EXPECT_FALSE(sse_is_done("data: {\"text\":\"[DONE]\"}\n\n"));
   EXPECT_FALSE(sse_is_done(""));
+  // The fast path (an event that starts with its data field) agrees with the full reading.
+  EXPECT_FALSE(sse_is_done("data:\n\n"));
+  EXPECT_FALSE(sse_is_done("data: \n\n"));
+  EXPECT_FALSE(sse_is_done("data:"));
+  EXPECT_FALSE(sse_is_done("data: ["));
+  EXPECT_FALSE(sse_is_done("data:x[DONE]\n\n"));
+  EXPECT_TRUE(sse_is_done("data: [DONE]"));
+  EXPECT_TRUE(sse_is_done("data:[DONE]"));
 }
 
 TEST(sse_helpers, event_name) {

@@ -1,0 +1,67 @@
+// find_bytes against std::string_view::find on every start offset, near buffer ends (the SSE2
+// loop's 17-byte reads), with candidates that match the first two bytes only, and on needles of
+// one and two bytes.
+#include <ringgate/runtime/find.hpp>
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace rg::runtime {
+namespace {
+
+void expect_same_as_find(const std::string& hay, const std::string& needle) {
+  for (size_t from = 0; from <= hay.size() + 1; ++from) {
+    EXPECT_EQ(find_bytes(hay, needle, from), std::string_view(hay).find(needle, from))
+        << "hay=" << hay << " needle=" << needle << " from=" << from;
+  }
+}
+
+TEST(FindBytes, AgreesWithFindAtEveryOffsetAndLength) {
+  const std::string key = "\"usage\":";
+  for (size_t len = 0; len < 70; ++len) {
+    for (size_t at = 0; at + key.size() <= len; ++at) {
+      std::string hay(len, 'x');
+      hay.replace(at, key.size(), key);
+      expect_same_as_find(hay, key);
+    }
+    expect_same_as_find(std::string(len, 'x'), key);
+  }
+}
+
+TEST(FindBytes, SkipsCandidatesThatMatchOnlyTheFirstBytes) {
+  std::string hay;
+  for (int i = 0; i < 20; ++i) hay += "\"usa\"us\"u";
+  expect_same_as_find(hay, "\"usage\":");
+  hay += "\"usage\":null}";
+  expect_same_as_find(hay, "\"usage\":");
+  EXPECT_EQ(find_bytes(hay, "\"usage\":"), hay.size() - 13);
+}
+
+TEST(FindBytes, FindsTheFirstOfSeveral) {
+  const std::string hay = R"({"content":"a","x":{"content":"b"}})";
+  EXPECT_EQ(find_bytes(hay, "\"content\":"), 1u);
+  EXPECT_EQ(find_bytes(hay, "\"content\":", 2), hay.find("\"content\":", 2));
+}
+
+TEST(FindBytes, ShortNeedlesAndEdges) {
+  const std::string hay = "abcabcabcabcabcabcabcabcab";
+  for (const char* needle : {"a", "b", "ab", "ca", "cab", "abcabcabcabcabcabcabcabcab", ""}) {
+    expect_same_as_find(hay, needle);
+  }
+  EXPECT_EQ(find_bytes("", "a"), std::string_view::npos);
+  EXPECT_EQ(find_bytes("ab", "abc"), std::string_view::npos);
+  EXPECT_EQ(find_bytes("abc", "", 3), 3u);
+  EXPECT_EQ(find_bytes("abc", "", 4), std::string_view::npos);
+}
+
+TEST(FindBytes, BytesAboveAscii) {
+  std::string hay(40, '\xff');
+  hay[33] = '\x80';
+  hay[34] = '\x81';
+  expect_same_as_find(hay, "\x80\x81");
+  expect_same_as_find(hay, "\xff\x80\x81");
+}
+
+}  // namespace
+}  // namespace rg::runtime
