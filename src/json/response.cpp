@@ -3,6 +3,9 @@
 #include "detail.hpp"
 
 #include <ringgate/json/response.hpp>
+#include <ringgate/runtime/find.hpp>
+
+#include <cstring>
 
 namespace rg::json {
 namespace {
@@ -88,6 +91,66 @@ usage read_anthropic_usage(od::value& v) {
   return u;
 }
 
+// The value of the root object's "usage" member when it is an object that ends near the end of
+// the document: where OpenAI and the compatible servers put it. Reading it from there spares
+// simdjson's pass over the whole answer (a 1.4 KB completion cost ~4,500 instructions of the
+// ~34,000 a proxied request takes, callgrind). nullopt whenever that cannot be shown from the
+// tail alone; the caller then reads the document from its start.
+//
+// Why the tail suffices (for valid JSON): an unescaped '"' followed by `usage"` can only open the
+// string "usage", and with ':' after it, a key. Counting brackets from there, outside strings, the
+// root's closing brace is the first to bring the count to zero when the key is a root member, and
+// anything nested deeper leaves closing brackets after that point.
+std::optional<std::string_view> tail_usage_object(std::string_view json) noexcept {
+  constexpr size_t window = 4096;  // bytes searched back from the end for the key
+  constexpr std::string_view rest_of_key = "usage\"";
+  const char* const base = json.data();
+  const size_t floor = json.size() > window ? json.size() - window : 0;
+  size_t end = json.size();
+  size_t at = 0;
+  for (;;) {  // the last unescaped `"usage"` followed by ':'
+    if (end <= floor) return std::nullopt;
+    const void* quote = ::memrchr(base + floor, '"', end - floor);
+    if (!quote) return std::nullopt;
+    at = size_t(static_cast<const char*>(quote) - base);
+    end = at;
+    if (json.substr(at + 1, rest_of_key.size()) != rest_of_key) continue;
+    size_t backslashes = 0;
+    while (backslashes < at && base[at - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 != 0) continue;
+    size_t i = at + 1 + rest_of_key.size();
+    while (i < json.size() && detail::is_space(json[i])) ++i;
+    if (i < json.size() && json[i] == ':') break;
+  }
+  size_t i = at + 1 + rest_of_key.size();
+  while (json[i] != ':') ++i;
+  ++i;
+  while (i < json.size() && detail::is_space(json[i])) ++i;
+  if (i == json.size() || json[i] != '{') return std::nullopt;
+  const size_t value_begin = i;
+  size_t value_end = 0;
+  int depth = 1;  // inside the root object
+  for (; i < json.size(); ++i) {
+    const char c = json[i];
+    if (c == '"') {  // skip the string
+      for (++i; i < json.size() && json[i] != '"'; ++i) {
+        if (json[i] == '\\') ++i;
+      }
+      if (i >= json.size()) return std::nullopt;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 1 && value_end == 0) value_end = i + 1;
+      if (depth == 0) break;
+    }
+  }
+  if (depth != 0 || value_end == 0 || json[i] != '}') return std::nullopt;
+  for (++i; i < json.size(); ++i) {
+    if (!detail::is_space(json[i])) return std::nullopt;
+  }
+  return json.substr(value_begin, value_end - value_begin);
+}
+
 std::optional<usage> if_present(const usage& u) {
   if (!u.present()) return std::nullopt;
   return u;
@@ -110,7 +173,17 @@ usage merge(const usage& earlier, const usage& later) {
 }
 
 std::optional<usage> extract_usage_openai(std::string_view json) {
-  if (json.find("\"usage\"") == std::string_view::npos) return std::nullopt;
+  if (std::optional<std::string_view> object = tail_usage_object(json)) {
+    char copy[1024 + json_padding];
+    if (std::optional<std::string_view> padded = copy_padded(*object, copy)) {
+      od::document doc;
+      od::value value;
+      if (!detail::iterate(*padded, doc) && !doc.get_value().get(value)) {
+        return if_present(read_openai_usage(value));
+      }
+    }
+  }
+  if (runtime::find_bytes(json, "\"usage\"") == std::string_view::npos) return std::nullopt;
   usage u;
   find_in_root(json, [&](std::string_view key, od::value& value) {
     if (key != "usage") return false;
@@ -121,7 +194,7 @@ std::optional<usage> extract_usage_openai(std::string_view json) {
 }
 
 std::optional<usage> extract_usage_anthropic(std::string_view json) {
-  if (json.find("\"usage\"") == std::string_view::npos) return std::nullopt;
+  if (runtime::find_bytes(json, "\"usage\"") == std::string_view::npos) return std::nullopt;
   usage u;
   find_in_root(json, [&](std::string_view key, od::value& value) {
     if (key == "usage") {
@@ -141,7 +214,7 @@ std::optional<usage> extract_usage_anthropic(std::string_view json) {
 }
 
 std::optional<std::string_view> openai_error_message(std::string_view json) {
-  if (json.find("\"error\"") == std::string_view::npos) return std::nullopt;
+  if (runtime::find_bytes(json, "\"error\"") == std::string_view::npos) return std::nullopt;
   std::optional<std::string_view> found;
   find_in_root(json, [&](std::string_view key, od::value& value) {
     if (key != "error") return false;
@@ -161,14 +234,14 @@ std::optional<std::string_view> openai_error_message(std::string_view json) {
 }
 
 std::optional<usage> extract_usage_openai(std::string_view payload, std::span<char> scratch) {
-  if (payload.find("\"usage\"") == std::string_view::npos) return std::nullopt;  // skip the copy
+  if (runtime::find_bytes(payload, "\"usage\"") == std::string_view::npos) return std::nullopt;  // skip the copy
   std::optional<std::string_view> padded = copy_padded(payload, scratch);
   if (!padded) return std::nullopt;
   return extract_usage_openai(*padded);
 }
 
 std::optional<usage> extract_usage_anthropic(std::string_view payload, std::span<char> scratch) {
-  if (payload.find("\"usage\"") == std::string_view::npos) return std::nullopt;
+  if (runtime::find_bytes(payload, "\"usage\"") == std::string_view::npos) return std::nullopt;
   std::optional<std::string_view> padded = copy_padded(payload, scratch);
   if (!padded) return std::nullopt;
   return extract_usage_anthropic(*padded);
