@@ -27,7 +27,7 @@ constexpr std::array managed_headers = {"host",       "content-length", "transfe
 // Client headers that never travel upstream (see never_forwarded() in config.hpp): the framing
 // and hop-by-hop ones above plus Expect, credentials (every provider's spelling), cookies, and
 // the headers the gateway writes itself.
-constexpr std::array never_forwarded_headers = {
+constexpr std::string_view never_forwarded_headers[] = {
     "host",        "content-length", "transfer-encoding",
     "connection",  "keep-alive",     "upgrade",
     "te",          "trailer",        "proxy-connection",
@@ -326,16 +326,20 @@ void validate(const config& cfg, diagnostics& diag) {
 namespace rg::config {
 
 bool never_forwarded(std::string_view header_name) noexcept {
-  auto lower_is = [header_name](std::string_view name) {
-    if (name.size() != header_name.size()) return false;
-    for (size_t i = 0; i < name.size(); ++i) {
+  // Runs for every client header of every request: string_views (no strlen per candidate) and the
+  // length compared before any byte.
+  for (std::string_view name : detail::never_forwarded_headers) {
+    if (name.size() != header_name.size()) continue;
+    size_t i = 0;
+    while (i < name.size()) {
       char c = header_name[i];
       if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-      if (c != name[i]) return false;
+      if (c != name[i]) break;
+      ++i;
     }
-    return true;
-  };
-  return std::ranges::any_of(detail::never_forwarded_headers, lower_is);
+    if (i == name.size()) return true;
+  }
+  return false;
 }
 
 }  // namespace rg::config

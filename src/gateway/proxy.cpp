@@ -145,9 +145,18 @@ void fail(call_state& c, uint16_t status, std::string_view message, std::string_
 std::string_view response_header_lines(call_state& c, char* buf, size_t cap,
                                        std::string_view extra) {
   if (c.request_id_len == 0) return {};
-  int n = snprintf(buf, cap, "x-request-id: %.*s\r\n%.*s", int(c.request_id_len), c.request_id,
-                   int(extra.size()), extra.data());
-  return n > 0 && size_t(n) < cap ? std::string_view(buf, size_t(n)) : std::string_view{};
+  constexpr std::string_view name = "x-request-id: ";
+  const size_t n = name.size() + c.request_id_len + 2 + extra.size();
+  if (n > cap) return {};
+  char* p = buf;
+  std::memcpy(p, name.data(), name.size());
+  p += name.size();
+  std::memcpy(p, c.request_id, c.request_id_len);
+  p += c.request_id_len;
+  *p++ = '\r';
+  *p++ = '\n';
+  if (!extra.empty()) std::memcpy(p, extra.data(), extra.size());
+  return {buf, n};
 }
 
 // What the access log and metrics need from a finished call.

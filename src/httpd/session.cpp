@@ -131,11 +131,12 @@ runtime::task<step> serve_one(shard_listener& l, connection& conn,
     co_return step::close_lingering;
   }
   // The head's views point into the connection's input block, which reading the body may compact
-  // or overwrite. When a body follows, keep a copy of the head and parse it again from there.
+  // or overwrite. When a body follows, keep a copy of the head and point the views at it: the
+  // parser keeps offsets, and a completed parser only refills the views from the buffer it is
+  // given (parsing the head twice was a tenth of a small request's instructions, callgrind).
   body_buffer head_copy(l.body_blocks());
   if (head.body != http::body_kind::none) {
     if (!head_copy.append(conn.io.input().substr(0, hr.head_bytes))) co_return step::close;
-    rs.parser.reset();
     hr = rs.parser.parse(head_copy.view(), rs.head);
   }
   conn.io.consume(hr.head_bytes);

@@ -23,7 +23,7 @@ struct response_head {
   uint16_t status = 0;  // 100..599, never 101
   version ver = version::http11;
   std::string_view reason;  // may be empty
-  header headers[headers_cap];
+  slots<header, headers_cap> headers;  // [0, header_count) are set
   size_t header_count = 0;
   // none always means "no body bytes follow the head": 1xx, 204, 304, a response to HEAD, and
   // Content-Length: 0. content_length is valid only when body == content_length (else 0).
@@ -104,7 +104,7 @@ class response_parser {
   span32 _reason;
   uint64_t _content_length = 0;
   uint32_t _field_count = 0;
-  field_span _fields[headers_cap];
+  slots<field_span, headers_cap> _fields;  // [0, _field_count) are set
 };
 
 }  // namespace rg::http
