@@ -18,8 +18,9 @@ double cost_usd(const exchange_note& n) noexcept;
 
 // Formats the access line for one finished exchange into `out`; returns its length (0 when it
 // did not fit, which cannot happen with ≥ 1 KiB: every variable field is truncated).
-size_t format_access_line(httpd::exchange& ex, const exchange_note& n, uint16_t status,
-                          uint64_t duration_ns, int64_t unix_us, std::span<char> out) noexcept;
+size_t format_access_line(const http::request_head& head, const net::address& peer,
+                          const exchange_note& n, uint16_t status, uint64_t duration_ns,
+                          int64_t unix_us, std::span<char> out) noexcept;
 
 // Formats and queues the line.
 void write_access_line(httpd::exchange& ex, const exchange_note& n, uint16_t status,
