@@ -76,8 +76,21 @@ class line_builder {
     }
     return *this;
   }
-  // A quoted JSON string, escaped exactly as json_writer::string does it.
-  line_builder& str(std::string_view v) noexcept { return value([v](json::json_writer& w) { w.string(v); }); }
+  // A quoted JSON string, escaped exactly as json_writer::string does it (which the few strings
+  // that need escaping go through).
+  line_builder& str(std::string_view v) noexcept {
+    if (!json::is_plain(v)) return value([v](json::json_writer& w) { w.string(v); });
+    if (!_ok || v.size() + 2 > _out.size() - _len) {
+      _ok = false;
+      return *this;
+    }
+    char* p = _out.data() + _len;
+    *p = '"';
+    std::memcpy(p + 1, v.data(), v.size());
+    p[v.size() + 1] = '"';
+    _len += v.size() + 2;
+    return *this;
+  }
   line_builder& str_or_null(std::string_view v) noexcept {
     return v.empty() ? lit("null") : str(clip(v));
   }
@@ -168,15 +181,21 @@ size_t format_access_line(const http::request_head& head, const net::address& pe
   return b.ok() ? b.size() : 0;
 }
 
-void write_access_line(httpd::exchange& ex, const exchange_note& n, uint16_t status,
-                       uint64_t duration_ns) noexcept {
+void write_access_line(log::access_batch& batch, httpd::exchange& ex, const exchange_note& n,
+                       uint16_t status, uint64_t duration_ns) noexcept {
   timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   int64_t unix_us = int64_t(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000;
-  char buf[1000];
-  size_t len = format_access_line(ex.head(), ex.peer(), n, status, duration_ns, unix_us,
-                                  std::span<char>(buf));
-  if (len) log::access(std::string_view(buf, len));
+  std::span<char> room = batch.reserve(access_line_max);
+  if (room.empty()) {  // every block of the batch is still with the writer: one slot for the line
+    char buf[access_line_max];
+    size_t len = format_access_line(ex.head(), ex.peer(), n, status, duration_ns, unix_us, buf);
+    len ? log::access(std::string_view(buf, len)) : log::access_batch::drop();
+    return;
+  }
+  size_t len = format_access_line(ex.head(), ex.peer(), n, status, duration_ns, unix_us, room);
+  if (len == 0) log::access_batch::drop();
+  batch.commit(len);
 }
 
 }  // namespace rg::gateway

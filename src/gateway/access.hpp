@@ -1,5 +1,6 @@
-// The access log: one JSON line per request, formatted on the shard into a stack buffer and
-// queued to the log writer thread (log::access), which drops and counts when its queue is full.
+// The access log: one JSON line per request, formatted on the shard in place into its
+// log::access_batch, handed to the log writer thread a block at a time; dropped and counted when
+// the shard's blocks are all still queued.
 // It never carries a key or a secret: a virtual key appears only as its configured name, the
 // provider key is not known here, and the path is logged without its query string.
 #pragma once
@@ -8,6 +9,7 @@
 #include <string_view>
 
 #include <ringgate/httpd/exchange.hpp>
+#include <ringgate/runtime/log.hpp>
 
 #include "metrics.hpp"
 
@@ -22,8 +24,11 @@ size_t format_access_line(const http::request_head& head, const net::address& pe
                           const exchange_note& n, uint16_t status, uint64_t duration_ns,
                           int64_t unix_us, std::span<char> out) noexcept;
 
-// Formats and queues the line.
-void write_access_line(httpd::exchange& ex, const exchange_note& n, uint16_t status,
-                       uint64_t duration_ns) noexcept;
+// The longest line format_access_line writes (every variable field is clipped).
+inline constexpr size_t access_line_max = 1000;
+
+// Formats the line in place into the shard's batch (counted as dropped when it has no room).
+void write_access_line(log::access_batch& batch, httpd::exchange& ex, const exchange_note& n,
+                       uint16_t status, uint64_t duration_ns) noexcept;
 
 }  // namespace rg::gateway

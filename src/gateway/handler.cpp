@@ -92,6 +92,7 @@ shard_handler::shard_handler(runtime::shard& s, const config::config& cfg,
     _pool_timer.set_callback(&shard_handler::on_pool_timer, this);
     _shard.timers().arm(_pool_timer, _shard.now_ns() + runtime::ms_to_ns(pool_publish_ms));
   }
+  _access_timer.set_callback(&shard_handler::on_access_timer, this);
   for (size_t i = 0; i < routes.providers().size(); ++i) {
     routes.providers()[i].gate->attach(s.id(), s, &_queues[i]);
   }
@@ -103,6 +104,7 @@ shard_handler::~shard_handler() {
 }
 
 void shard_handler::drain() noexcept {
+  _access.flush();
   _health.drain();
   for (auto& p : _pools) p->close_idle();
   if (_metrics) {
@@ -121,6 +123,10 @@ void shard_handler::publish_pool(uint32_t provider) noexcept {
     connects += p.counters().connects;
   }
   _metrics->pool_state(_shard.id(), provider, idle, active, connects);
+}
+
+void shard_handler::on_access_timer(runtime::timer&, void* self) noexcept {
+  static_cast<shard_handler*>(self)->_access.flush();
 }
 
 void shard_handler::on_pool_timer(runtime::timer& t, void* self) noexcept {
@@ -179,7 +185,12 @@ runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
       publish_pool(answered ? note.provider_index : _metrics->provider_of_slot(note.model_slot));
     }
   }
-  if (_cfg.log.access_log) write_access_line(ex, note, status, duration_ns);
+  if (_cfg.log.access_log) {
+    write_access_line(_access, ex, note, status, duration_ns);
+    if (_access.pending() && !_access_timer.armed()) {
+      _shard.timers().arm(_access_timer, _shard.now_ns() + runtime::ms_to_ns(access_flush_ms));
+    }
+  }
 }
 
 runtime::task<void> shard_handler::dispatch(httpd::exchange& ex, exchange_note& note) {

@@ -16,6 +16,7 @@
 #include <ringgate/resilience/rng.hpp>
 #include <ringgate/runtime/block_pool.hpp>
 #include <ringgate/runtime/shard.hpp>
+#include <ringgate/runtime/log.hpp>
 #include <ringgate/runtime/timer.hpp>
 #include <ringgate/upstream/pool.hpp>
 
@@ -80,6 +81,7 @@ class shard_handler final : public httpd::handler {
   // Copies the pool's figures into this shard's metric block (metrics on only).
   void publish_pool(uint32_t provider) noexcept;
   static void on_pool_timer(runtime::timer& t, void* self) noexcept;
+  static void on_access_timer(runtime::timer& t, void* self) noexcept;
 
   runtime::shard& _shard;
   const config::config& _cfg;
@@ -104,6 +106,11 @@ class shard_handler final : public httpd::handler {
   // every pool_publish_ms too.
   runtime::timer _pool_timer;
   static constexpr uint64_t pool_publish_ms = 1000;
+  // Access lines wait in this shard's batch at most access_flush_ms (the timer is armed by the
+  // first line of a block, so an idle shard has no timer).
+  log::access_batch _access;
+  runtime::timer _access_timer;
+  static constexpr uint64_t access_flush_ms = 100;
 };
 
 }  // namespace rg::gateway

@@ -52,9 +52,9 @@ void json_writer::put(char c) {
   put(std::string_view(&c, 1));
 }
 
-// Whether every byte is plain ASCII (see plain_ascii), eight bytes per step: most strings written
-// (log fields, model names, paths) need no escaping and are then copied in one piece.
-static bool all_plain(std::string_view s) {
+// Most strings written (log fields, model names, paths) need no escaping and are then copied in
+// one piece.
+bool is_plain(std::string_view s) noexcept {
   constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
   const auto below = [](uint64_t v, uint8_t n) { return (v - ones * n) & ~v & highs; };
   size_t i = 0;
@@ -75,7 +75,7 @@ static bool all_plain(std::string_view s) {
 
 void json_writer::put_escaped(std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  if (all_plain(s)) return put(s);
+  if (is_plain(s)) return put(s);
   const auto* u = reinterpret_cast<const unsigned char*>(s.data());
   size_t run = 0;  // start of the bytes copied as they are
   size_t i = 0;

@@ -6,12 +6,13 @@
 // the writer naps linger_ns and drains again, and producers never wake it, so a steady stream of
 // access lines costs the shards no syscall and no context switch per line (waking the writer per
 // request, when it shares the shard's core, cost ~6 µs a request), and the writer one writev per
-// batch; a producer that finds the ring half full nudges it once per nap. Idle: the writer sets
-// the futex word `sleeping` to 1, issues a full fence, re-checks the ring head and only then
-// FUTEX_WAITs; a producer publishes its slot, fences, and makes the FUTEX_WAKE syscall only if it
-// sees sleeping == 1 and is the one to swap it to 0: one wake per idle-to-busy transition. That
-// wait has a 500 ms timeout as a safety net only; correctness does not need it. A line waits at
-// most linger_ns (2 ms) in a busy ring.
+// batch; a producer that finds the ring half full, or hands over an access_batch block, nudges
+// it once per nap. Idle: the writer sets the futex word `sleeping` to 1, issues a full fence,
+// re-checks the ring head and only then FUTEX_WAITs; a producer publishes its slot, fences, and
+// makes the FUTEX_WAKE syscall only if it sees sleeping == 1 and is the one to swap it to 0: one
+// wake per idle-to-busy transition. That wait has a 500 ms timeout as a safety net only; correctness does not need it. A line waits at
+// most linger_ns (20 ms) in a busy ring. Access lines from shards come in access_batch blocks
+// (see log.hpp): one slot per ~64 KiB of lines.
 // A line longer than a slot is cut, ends with "…" (JSON stays valid and gets "truncated":true)
 // and counts as dropped. Before start() and after stop() lines are formatted on the stack and
 // written at once.
@@ -43,12 +44,25 @@ namespace {
 constexpr size_t slot_bytes = 1024;
 constexpr size_t line_max = slot_bytes - sizeof(std::atomic<uint64_t>) - sizeof(uint32_t);
 constexpr size_t tail_reserve = 32;  // room to close a cut line: …" ,"truncated":true }\n
-constexpr size_t batch_lines = 64;   // iovecs per writev
-constexpr long linger_ns = 2'000'000;       // busy writer: nap between drains (see the top)
-constexpr int naps_before_sleep = 50;       // ~100 ms without a line: sleep until woken
+constexpr size_t batch_lines = 256;  // iovecs per writev
+constexpr long linger_ns = 20'000'000;      // busy writer: nap between drains (see the top)
+constexpr int naps_before_sleep = 5;        // ~100 ms without a line: sleep until woken
 constexpr uint32_t queue_lines_max = 1u << 20;
 constexpr std::string_view ellipsis = "\xE2\x80\xA6";  // U+2026 …
 constexpr uint32_t access_flag = 1u << 31;  // in slot::len: the line belongs to the access log
+constexpr uint32_t block_flag = 1u << 30;   // in slot::len: the slot holds an access_batch::block*
+constexpr uint32_t len_mask = ~(access_flag | block_flag);
+
+}  // namespace
+
+struct access_batch::block {
+  std::atomic<bool> queued{false};  // with the writer: its owner leaves data, len and lines alone
+  uint32_t len = 0;
+  uint32_t lines = 0;
+  char data[block_bytes];
+};
+
+namespace {
 
 struct alignas(64) slot {
   std::atomic<uint64_t> seq;  // == position: free; position + 1: holds a line; see Vyukov
@@ -394,10 +408,13 @@ bool head_ready(const ring& r) noexcept {
 }
 
 // Writes up to batch_lines published lines of one channel with one writev, then frees their
-// slots.
+// slots. A slot may carry a shard's access_batch block, which goes back to its owner once written.
 size_t drain_batch(ring& r) noexcept {
   iovec iov[batch_lines];
+  access_batch::block* blocks[batch_lines];
   size_t n = 0;
+  size_t block_count = 0;
+  uint64_t lines = 0;
   bool access = false;
   for (uint64_t pos = r.dequeue_pos; n < batch_lines; ++pos, ++n) {
     slot& s = r.slots[pos & r.mask];
@@ -405,12 +422,26 @@ size_t drain_batch(ring& r) noexcept {
     const bool is_access = (s.len & access_flag) != 0;
     if (n == 0) access = is_access;
     if (is_access != access) break;
-    iov[n] = {s.data, s.len & ~access_flag};
+    if ((s.len & block_flag) != 0) {
+      access_batch::block* b = nullptr;
+      std::memcpy(&b, s.data, sizeof b);
+      iov[n] = {b->data, b->len};
+      blocks[block_count++] = b;
+      lines += b->lines;
+    } else {
+      iov[n] = {s.data, s.len & len_mask};
+      ++lines;
+    }
   }
   if (n == 0) return 0;
   const int fd = (access ? g.access_fd : g.fd).load(std::memory_order_relaxed);
   if (!write_all(fd, iov, n)) {
-    (access ? g.access_dropped : g.dropped).fetch_add(n, std::memory_order_relaxed);
+    (access ? g.access_dropped : g.dropped).fetch_add(lines, std::memory_order_relaxed);
+  }
+  for (size_t i = 0; i < block_count; ++i) {
+    blocks[i]->len = 0;
+    blocks[i]->lines = 0;
+    blocks[i]->queued.store(false, std::memory_order_release);
   }
   for (size_t i = 0; i < n; ++i, ++r.dequeue_pos) {
     r.slots[r.dequeue_pos & r.mask].seq.store(r.dequeue_pos + r.mask + 1,
@@ -513,6 +544,15 @@ void format_utc_us(int64_t unix_us, char* out) noexcept {
   int64_t secs = unix_us / 1000000;
   int64_t us = unix_us % 1000000;
   if (us < 0) us += 1000000, secs -= 1;
+  // Every access line needs one: the calendar part is kept per thread for the current second.
+  thread_local int64_t cached_secs = INT64_MIN;
+  thread_local char cached[20];  // "YYYY-MM-DDTHH:MM:SS."
+  if (secs == cached_secs) {
+    std::memcpy(out, cached, sizeof cached);
+    for (int i = 5; i >= 0; --i, us /= 10) out[20 + i] = static_cast<char>('0' + us % 10);
+    out[26] = 'Z';
+    return;
+  }
   int64_t days = secs / 86400;
   int64_t sod = secs % 86400;
   if (sod < 0) sod += 86400, days -= 1;
@@ -542,6 +582,8 @@ void format_utc_us(int64_t unix_us, char* out) noexcept {
   out[13] = out[16] = ':';
   out[19] = '.';
   out[26] = 'Z';
+  std::memcpy(cached, out, sizeof cached);
+  cached_secs = secs;
 }
 
 void configure(const options& opts) noexcept {
@@ -674,6 +716,110 @@ void access(std::string_view line) noexcept {
   if (!write_all(g.access_fd.load(std::memory_order_relaxed), &iov, 1)) {
     g.access_dropped.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+
+// ---- access_batch ----------------------------------------------------------------------------
+
+namespace {
+
+// Queues a handed-over block; false when the writer is not running (the caller writes it).
+bool enqueue_block(access_batch::block* b) noexcept {
+  g.producers.fetch_add(1, std::memory_order_seq_cst);
+  if (!g.running.load(std::memory_order_seq_cst)) {
+    g.producers.fetch_sub(1, std::memory_order_release);
+    return false;
+  }
+  ring& r = *g.queue;
+  uint64_t pos = 0;
+  if (slot* s = claim(r, pos); s == nullptr) {
+    g.access_dropped.fetch_add(b->lines, std::memory_order_relaxed);
+    b->len = 0;
+    b->lines = 0;
+    b->queued.store(false, std::memory_order_release);
+  } else {
+    std::memcpy(s->data, &b, sizeof b);
+    s->len = uint32_t(sizeof b) | access_flag | block_flag;
+    s->seq.store(pos + 1, std::memory_order_release);
+    wake_writer(r, pos);
+    // A napping writer is nudged at once (at most once per nap): a block is ~150 lines, and the
+    // shard has only a few, so it must not wait out the nap.
+    if (!g.nudged.load(std::memory_order_relaxed) &&
+        !g.nudged.exchange(true, std::memory_order_relaxed)) {
+      futex(&g.sleeping, FUTEX_WAKE_PRIVATE, 1, nullptr);
+    }
+  }
+  g.producers.fetch_sub(1, std::memory_order_release);
+  return true;
+}
+
+}  // namespace
+
+access_batch::~access_batch() {
+  flush();
+  // A queued block belongs to the writer until written (stop() drains the queue before it
+  // returns). One still queued after the wait is left allocated rather than freed under it.
+  for (block* b : _blocks) {
+    if (b == nullptr) continue;
+    for (int i = 0; i < 2000 && b->queued.load(std::memory_order_acquire); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!b->queued.load(std::memory_order_acquire)) delete b;
+  }
+}
+
+access_batch::block* access_batch::free_block() noexcept {
+  for (block*& b : _blocks) {
+    if (b == nullptr) {
+      b = new (std::nothrow) block;  // untouched pages cost no memory until lines arrive
+      return b;
+    }
+    if (!b->queued.load(std::memory_order_acquire)) return b;
+  }
+  return nullptr;
+}
+
+std::span<char> access_batch::reserve(size_t max) noexcept {
+  if (max + 1 > block_bytes) return {};
+  if (_current != nullptr && block_bytes - _current->len < max + 1) hand_over();
+  if (_current == nullptr) _current = free_block();
+  if (_current == nullptr) return {};
+  return {_current->data + _current->len, max};
+}
+
+void access_batch::commit(size_t n) noexcept {
+  if (_current == nullptr || n == 0) return;
+  _current->data[_current->len + n] = '\n';
+  _current->len += uint32_t(n + 1);
+  ++_current->lines;
+}
+
+void access_batch::drop() noexcept {
+  g.access_dropped.fetch_add(1, std::memory_order_relaxed);
+}
+
+void access_batch::flush() noexcept {
+  if (pending()) hand_over();
+}
+
+bool access_batch::pending() const noexcept {
+  return _current != nullptr && _current->len > 0;
+}
+
+void access_batch::hand_over() noexcept {
+  block* b = _current;
+  _current = nullptr;
+  if (b == nullptr || b->len == 0) return;
+  b->queued.store(true, std::memory_order_relaxed);
+  if (enqueue_block(b)) return;
+  // No writer (before start() or after stop()): write it now, as access() does.
+  iovec iov{b->data, b->len};
+  if (!write_all(g.access_fd.load(std::memory_order_relaxed), &iov, 1)) {
+    g.access_dropped.fetch_add(b->lines, std::memory_order_relaxed);
+  }
+  b->len = 0;
+  b->lines = 0;
+  b->queued.store(false, std::memory_order_release);
 }
 
 }  // namespace rg::log

@@ -9,6 +9,10 @@
 
 namespace rg::json {
 
+// Whether string() writes `text` unchanged between its quotes: printable ASCII only, no '"' or
+// '\\' (checked eight bytes at a time). Callers with their own output use it for a fast path.
+bool is_plain(std::string_view text) noexcept;
+
 // Commas and colons are inserted automatically. Overflow (or misuse: a value where a key is due, a
 // key outside an object, unbalanced end_*) makes ok() false for good and stops output, so one
 // check at the end suffices. Each method returns *this for chaining:

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -76,6 +77,47 @@ void reopen_access_file() noexcept;
 // a line longer than a slot (~1 KiB), drops it and counts it.
 void access(std::string_view line) noexcept;
 uint64_t access_dropped() noexcept;
+
+// A shard's access lines, batched: formatted in place into a block of its own and handed to the
+// writer thread a block at a time (one queue slot and one wake-up check per ~64 KiB instead of per
+// line, and one write for several blocks). Queueing each line on its own cost a shard two shared
+// atomic read-modify-writes, a full fence and a copy per request, and the writer a wake-up every
+// 2 ms (callgrind and perf, small workload at ~50k req/s). One batch per thread; not thread-safe.
+// Lines reach the file when a block fills or at the owner's flush(), which it must call within
+// the latency it accepts (the gateway: 100 ms after a block's first line) and before it exits.
+class access_batch {
+ public:
+  static constexpr size_t block_bytes = 64 * 1024;
+  static constexpr size_t blocks = 4;  // allocated on first use; 256 KiB per batch at most
+
+  access_batch() noexcept = default;
+  access_batch(const access_batch&) = delete;
+  access_batch& operator=(const access_batch&) = delete;
+  // Flushes, then waits (bounded) until the writer is done with every block.
+  ~access_batch();
+
+  // Room for one line of at most `max` bytes (the newline comes on top), in place. Empty when
+  // every block is still queued (or none can be allocated): send that line through access()
+  // (which keeps the order: no line of this batch is pending then), or drop() it.
+  std::span<char> reserve(size_t max) noexcept;
+  // The line written into the last reserve(): n bytes (0: nothing; the reservation is abandoned).
+  void commit(size_t n) noexcept;
+  // Counts a line that could not be reserved or formatted as dropped.
+  static void drop() noexcept;
+  // Hands the current block to the writer if it holds any line.
+  void flush() noexcept;
+  // Lines wait in the current block for a flush() (or for the block to fill).
+  bool pending() const noexcept;
+
+  struct block;  // log.cpp
+
+ private:
+  block* free_block() noexcept;
+  void hand_over() noexcept;
+
+  block* _blocks[blocks] = {};
+  block* _current = nullptr;
+};
 
 inline void debug(std::string_view m, std::initializer_list<field> f = {}) noexcept {
   if (enabled(level::debug)) write(level::debug, m, f);

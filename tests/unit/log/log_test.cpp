@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <regex>
 #include <string>
@@ -92,6 +93,14 @@ TEST(Timestamp, Utc) {
   EXPECT_EQ(ts(951868799999999), "2000-02-29T23:59:59.999999Z");
   EXPECT_EQ(ts(1709164800000001), "2024-02-29T00:00:00.000001Z");
   EXPECT_EQ(ts(253402300799999999), "9999-12-31T23:59:59.999999Z");
+  // The calendar part is cached per second: the same second, then the next, then back.
+  EXPECT_EQ(ts(1796136325123456), "2026-12-01T14:45:25.123456Z");
+  EXPECT_EQ(ts(1796136325000001), "2026-12-01T14:45:25.000001Z");
+  EXPECT_EQ(ts(1796136325999999), "2026-12-01T14:45:25.999999Z");
+  EXPECT_EQ(ts(1796136326000000), "2026-12-01T14:45:26.000000Z");
+  EXPECT_EQ(ts(1796136325000000), "2026-12-01T14:45:25.000000Z");
+  EXPECT_EQ(ts(-1), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(ts(-1000000), "1969-12-31T23:59:59.000000Z");
   // Agrees with gmtime_r over 60 years, a step of a prime number of seconds.
   for (int64_t s = 0; s < 60LL * 366 * 86400; s += 7919 * 13) {
     const time_t t = static_cast<time_t>(s);
@@ -446,6 +455,83 @@ TEST_F(Log, AccessLineTooLongIsDroppedWholeAndCounted) {
   stop();
   EXPECT_EQ(access_dropped(), before + 1);
   EXPECT_EQ(read_file(path), "{\"ok\":true}\n");
+  EXPECT_EQ(set_access_file(""), "");
+  std::remove(path.c_str());
+}
+
+// ---- access_batch: a shard's lines, a block at a time ----
+
+// As the gateway does it: in place, or through access() when every block is with the writer.
+bool append(access_batch& b, const std::string& line) {
+  std::span<char> room = b.reserve(line.size());
+  if (room.empty()) {
+    access(line);
+    return false;
+  }
+  std::memcpy(room.data(), line.data(), line.size());
+  b.commit(line.size());
+  return true;
+}
+
+TEST_F(Log, AccessBatchLinesArriveInOrderAndEveryLineIsWrittenOrCounted) {
+  std::string path = testing::TempDir() + "rg-access-batch.log";
+  std::remove(path.c_str());
+  ASSERT_EQ(set_access_file(path), "");
+  start(opts(format::json));
+  const uint64_t dropped_before = access_dropped();
+  constexpr int per_thread = 3000;  // ~600 KB per thread: blocks fill and are reused many times
+  auto produce = [](int id) {
+    access_batch b;
+    for (int i = 0; i < per_thread; ++i) {
+      append(b, "{\"t\":" + std::to_string(id) + ",\"i\":" + std::to_string(i) + ",\"pad\":\"" +
+                    std::string(180, 'p') + "\"}");
+    }
+    b.flush();
+  };  // the destructor waits for the writer to finish with the blocks
+  std::thread t1(produce, 1), t2(produce, 2);
+  t1.join();
+  t2.join();
+  stop();
+  const std::string text = read_file(path);
+  EXPECT_TRUE(text.empty() || text.back() == '\n') << "a line without its newline";
+  const std::vector<std::string> lines = split_lines(text);
+  EXPECT_EQ(lines.size() + (access_dropped() - dropped_before), size_t(2 * per_thread));
+  int last[3] = {-1, -1, -1};
+  simdjson::dom::parser parser;
+  for (const std::string& l : lines) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(l).get(e), simdjson::SUCCESS) << l;
+    const int t = int(int64_t(e["t"])), i = int(int64_t(e["i"]));
+    EXPECT_GT(i, last[t]) << "thread " << t << " out of order";
+    last[t] = i;
+  }
+  EXPECT_EQ(last[1], per_thread - 1);  // the last block of each thread was flushed
+  EXPECT_EQ(last[2], per_thread - 1);
+  EXPECT_EQ(set_access_file(""), "");
+  std::remove(path.c_str());
+}
+
+TEST_F(Log, AccessBatchWaitsForFlushThenWritesWithoutAWriterToo) {
+  std::string path = testing::TempDir() + "rg-access-batch-sync.log";
+  std::remove(path.c_str());
+  ASSERT_EQ(set_access_file(path), "");
+  {
+    access_batch b;  // the writer is not running: a flush writes at once
+    EXPECT_FALSE(b.pending());
+    ASSERT_TRUE(append(b, R"({"n":1})"));
+    EXPECT_TRUE(b.pending());
+    EXPECT_EQ(read_file(path), "") << "a line left the batch before its flush";
+    b.flush();
+    EXPECT_FALSE(b.pending());
+    EXPECT_EQ(read_file(path), "{\"n\":1}\n");
+    ASSERT_TRUE(append(b, R"({"n":2})"));
+  }  // the destructor flushes
+  EXPECT_EQ(read_file(path), "{\"n\":1}\n{\"n\":2}\n");
+  access_batch b;
+  EXPECT_TRUE(b.reserve(access_batch::block_bytes).empty()) << "a line longer than a block";
+  EXPECT_FALSE(b.reserve(access_batch::block_bytes - 1).empty());
+  b.commit(0);  // an abandoned reservation writes nothing
+  EXPECT_FALSE(b.pending());
   EXPECT_EQ(set_access_file(""), "");
   std::remove(path.c_str());
 }
