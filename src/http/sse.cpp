@@ -3,6 +3,7 @@
 #include <ringgate/http/sse.hpp>
 
 #include <bit>
+#include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -173,6 +174,15 @@ sse_step sse_scanner::step(std::string_view in) noexcept {
         if (p[i] == '\n') ++i;
       }
       return end_event(i);
+    }
+    // A line that starts with all of "data:" in this input (every event of every provider):
+    // matched at once rather than a byte at a time. Same state as five on_prefix_byte() calls.
+    if (_prefix == 0 && n - i >= data_prefix.size() && _line_bytes_max >= data_prefix.size() &&
+        std::memcmp(p + i, data_prefix.data(), data_prefix.size()) == 0) {
+      _prefix = static_cast<uint8_t>(data_prefix.size());
+      _line_bytes = data_prefix.size();
+      i += data_prefix.size();
+      continue;
     }
     if (_prefix < data_prefix.size()) {
       if (!on_prefix_byte(c)) return done_for_now(i + 1);

@@ -242,6 +242,10 @@ TEST(sse_scanner, oversized_line) {
   EXPECT_EQ(scan(std::string(40, 'z'), {}, max).consumed, max + 1);
   EXPECT_EQ(scan_every_split(at_max + "y\n\n", max).consumed, max + 1);
   EXPECT_EQ(scan("data: 1\n\n" + std::string(40, 'z'), {}, max).consumed, 9 + max + 1);
+  // A limit shorter than "data:" itself: the whole-prefix fast path must not skip the check.
+  EXPECT_EQ(scan_every_split("data: x\n\n", 3).error, 502);
+  EXPECT_EQ(scan("data: x\n\n", {}, 3).consumed, 4u);
+  EXPECT_EQ(scan_every_split("data:\n\n", 5).events.size(), 1u);
   sse_scanner sc(max);
   EXPECT_EQ(sc.step(std::string(40, 'z')).error.status, 502);
   EXPECT_EQ(sc.step("\n\n").error.status, 502);  // sticky
