@@ -13,6 +13,7 @@
 // time: no clock read, syscall or allocation per chunk, and nothing at all when metrics are off.
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include <ringgate/http/response.hpp>
@@ -33,6 +34,7 @@ using runtime::ms_to_ns;
 constexpr size_t held_max = 64;         // buffers held at once (an event may span them)
 constexpr size_t iov_max = 256;         // iovecs per send
 constexpr size_t event_line_max = 512 * 1024;
+constexpr size_t gather_min_pieces = 6;  // iovecs in one send from which they are gathered
 
 // Where `key` starts in text at or after `from`, or npos (see runtime::find_bytes: memmem's set-up
 // and string_view::find's stop at every '"' were each a fifth of a streamed chunk's instructions).
@@ -53,6 +55,21 @@ bool carries_content(std::string_view text) noexcept {
     }
   }
   return false;
+}
+
+// Where the `"usage":null}` that ends an event's data starts (line endings aside), or npos. Once
+// include_usage is on, OpenAI's chunks (and the compatible servers') end with it, so most events
+// are settled from their last bytes instead of searched whole. Only a root member can be last on
+// the line: a nested one leaves more closing braces after it, and inside a string its quotes
+// would be escaped.
+size_t trailing_null_usage(std::string_view text) noexcept {
+  constexpr std::string_view tail = "\"usage\":null}";
+  size_t end = text.size();
+  while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r')) --end;
+  if (end < tail.size() || text.substr(end - tail.size(), tail.size()) != tail) {
+    return std::string_view::npos;
+  }
+  return end - tail.size();
 }
 
 struct held_entry {
@@ -164,6 +181,11 @@ void relay::finish_event() noexcept {
   if (http::sse_is_done(text)) {
     _done_seen = true;
     chunk = false;
+  } else if (size_t last = trailing_null_usage(text); last != std::string_view::npos) {
+    if (_c.injected_usage && last > 0 && text[last - 1] == ',') {  // as below, found from the end
+      null_usage_at = last - 1;
+      null_usage_len = 1 + usage_key.size() + 4;
+    }
   } else if (size_t at = find_key(text, usage_key); at != std::string_view::npos) {
     size_t v = at + usage_key.size();
     while (v < text.size() && (text[v] == ' ' || text[v] == '\t')) ++v;
@@ -317,7 +339,36 @@ runtime::task<bool> relay::flush(std::string_view trailer) {
   if (_metrics && _out_bytes) _metrics->stream_bytes(_c.h.shard().id(), _provider, _out_bytes);
   _out_count = 0;
   _out_bytes = 0;
-  int rc = co_await _c.ex.send(std::span<iovec>(_out + first, end - first));
+  std::span<iovec> out(_out + first, end - first);
+  // Many small pieces (a burst of events, two pieces each when a usage null is cut out) are
+  // gathered into one pooled block first: the kernel's per-segment cost in copying an iovec array
+  // was 8.4 µs per 64-chunk stream, against 1.8 µs for nginx's one buffer (perf), while this copy
+  // of cache-hot bytes is a fraction of that. A few pieces (paced streams) go as they are.
+  char* gathered = nullptr;
+  iovec one{};
+  if (out.size() >= gather_min_pieces) {
+    size_t total = 0;
+    for (const iovec& v : out) total += v.iov_len;
+    auto& blocks = _c.h.body_blocks();
+    if (total <= blocks.block_bytes()) {
+      try {
+        gathered = blocks.get();
+      } catch (const std::bad_alloc&) {
+        gathered = nullptr;  // send the pieces as they are
+      }
+    }
+    if (gathered) {
+      size_t off = 0;
+      for (const iovec& v : out) {
+        std::memcpy(gathered + off, v.iov_base, v.iov_len);
+        off += v.iov_len;
+      }
+      one = {gathered, off};
+      out = std::span<iovec>(&one, 1);
+    }
+  }
+  int rc = co_await _c.ex.send(out);
+  if (gathered) _c.h.body_blocks().put(gathered);
   if (rc < 0) {
     _c.client_gone = true;
     proxy_counters::bump(_c.h.counters().client_disconnects);

@@ -5,7 +5,9 @@
 #include <bit>
 #include <cstring>
 
-#if defined(__SSE2__)
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -24,7 +26,7 @@ constexpr parse_error oversized_line{502, "upstream sent an oversized SSE line",
 // First index in [i, end) holding CR or LF, or end. SSE2 (x86-64 baseline) tests 16 bytes per
 // step; the SWAR fallback's OR of two masks is exact at its lowest flagged byte (each mask's false
 // positives lie above its own first match).
-size_t find_line_break(const char* p, size_t i, size_t end) noexcept {
+size_t find_line_break_sse2(const char* p, size_t i, size_t end) noexcept {
 #if defined(__SSE2__)
   const __m128i cr = _mm_set1_epi8('\r');
   const __m128i lf = _mm_set1_epi8('\n');
@@ -43,6 +45,39 @@ size_t find_line_break(const char* p, size_t i, size_t end) noexcept {
   }
   while (i < end && p[i] != '\r' && p[i] != '\n') ++i;
   return i;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// 32 bytes per step where the CPU has AVX2 (chosen once at run time): an SSE event's data line
+// is a few hundred bytes, and this loop is most of the scanner's work.
+__attribute__((target("avx2"))) size_t find_line_break_avx2(const char* p, size_t i,
+                                                              size_t end) noexcept {
+  const __m256i cr = _mm256_set1_epi8('\r');
+  const __m256i lf = _mm256_set1_epi8('\n');
+  while (end - i >= 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+    const auto mask = static_cast<unsigned>(
+        _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(v, cr), _mm256_cmpeq_epi8(v, lf))));
+    if (mask != 0) return i + static_cast<size_t>(std::countr_zero(mask));
+    i += 32;
+  }
+  return find_line_break_sse2(p, i, end);
+}
+#endif
+
+using line_break_finder = size_t (*)(const char*, size_t, size_t) noexcept;
+
+line_break_finder pick_line_break_finder() noexcept {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) return find_line_break_avx2;
+#endif
+  return find_line_break_sse2;
+}
+
+size_t find_line_break(const char* p, size_t i, size_t end) noexcept {
+  static const line_break_finder finder = pick_line_break_finder();
+  return finder(p, i, end);
 }
 
 // Splits an event's text into lines at LF, CRLF or CR; a last line without an ending is a line.
