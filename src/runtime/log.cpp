@@ -4,15 +4,16 @@
 //
 // Waking the writer, in two modes. Busy (a line seen in the last ~100 ms): once the ring is empty
 // the writer naps linger_ns and drains again, and producers never wake it, so a steady stream of
-// access lines costs the shards no syscall and no context switch per line (waking the writer per
-// request, when it shares the shard's core, cost ~6 µs a request), and the writer one writev per
-// batch; a producer that finds the ring half full, or hands over an access_batch block, nudges
-// it once per nap. Idle: the writer sets the futex word `sleeping` to 1, issues a full fence,
-// re-checks the ring head and only then FUTEX_WAITs; a producer publishes its slot, fences, and
-// makes the FUTEX_WAKE syscall only if it sees sleeping == 1 and is the one to swap it to 0: one
-// wake per idle-to-busy transition. That wait has a 500 ms timeout as a safety net only; correctness does not need it. A line waits at
-// most linger_ns (20 ms) in a busy ring. Access lines from shards come in access_batch blocks
-// (see log.hpp): one slot per ~64 KiB of lines.
+// lines costs the shards no syscall and no context switch per line (waking the writer per request,
+// when it shares the shard's core, cost ~6 µs a request), and the writer one writev per batch; a
+// producer that finds the ring half full, or a shard that hands over its next-to-last free
+// access_batch block, nudges it once per nap. Idle: the writer sets the futex word `sleeping` to
+// 1, issues a full fence, re-checks the ring head and only then FUTEX_WAITs; a producer publishes
+// its slot, fences, and makes the FUTEX_WAKE syscall only if it sees sleeping == 1 and is the one
+// to swap it to 0: one wake per idle-to-busy transition. That wait has a 500 ms timeout as a
+// safety net only; correctness does not need it. A line waits at most linger_ns (20 ms) in a busy
+// ring. Access lines from shards come in access_batch blocks (see log.hpp): one slot per ~128 KiB
+// of lines.
 // A line longer than a slot is cut, ends with "…" (JSON stays valid and gets "truncated":true)
 // and counts as dropped. Before start() and after stop() lines are formatted on the stack and
 // written at once.
@@ -724,7 +725,8 @@ void access(std::string_view line) noexcept {
 namespace {
 
 // Queues a handed-over block; false when the writer is not running (the caller writes it).
-bool enqueue_block(access_batch::block* b) noexcept {
+// `nudge`: wake a napping writer now (its owner is running out of free blocks).
+bool enqueue_block(access_batch::block* b, bool nudge) noexcept {
   g.producers.fetch_add(1, std::memory_order_seq_cst);
   if (!g.running.load(std::memory_order_seq_cst)) {
     g.producers.fetch_sub(1, std::memory_order_release);
@@ -742,9 +744,10 @@ bool enqueue_block(access_batch::block* b) noexcept {
     s->len = uint32_t(sizeof b) | access_flag | block_flag;
     s->seq.store(pos + 1, std::memory_order_release);
     wake_writer(r, pos);
-    // A napping writer is nudged at once (at most once per nap): a block is ~150 lines, and the
-    // shard has only a few, so it must not wait out the nap.
-    if (!g.nudged.load(std::memory_order_relaxed) &&
+    // A napping writer is nudged (at most once per nap) when the shard is down to its last free
+    // block; otherwise the blocks wait out the nap, so a busy shard costs the writer one wake-up
+    // per few blocks rather than per block.
+    if (nudge && !g.nudged.load(std::memory_order_relaxed) &&
         !g.nudged.exchange(true, std::memory_order_relaxed)) {
       futex(&g.sleeping, FUTEX_WAKE_PRIVATE, 1, nullptr);
     }
@@ -811,7 +814,11 @@ void access_batch::hand_over() noexcept {
   _current = nullptr;
   if (b == nullptr || b->len == 0) return;
   b->queued.store(true, std::memory_order_relaxed);
-  if (enqueue_block(b)) return;
+  size_t free_left = 0;
+  for (block* other : _blocks) {
+    if (other == nullptr || !other->queued.load(std::memory_order_relaxed)) ++free_left;
+  }
+  if (enqueue_block(b, free_left <= 1)) return;
   // No writer (before start() or after stop()): write it now, as access() does.
   iovec iov{b->data, b->len};
   if (!write_all(g.access_fd.load(std::memory_order_relaxed), &iov, 1)) {

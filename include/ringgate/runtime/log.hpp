@@ -79,16 +79,16 @@ void access(std::string_view line) noexcept;
 uint64_t access_dropped() noexcept;
 
 // A shard's access lines, batched: formatted in place into a block of its own and handed to the
-// writer thread a block at a time (one queue slot and one wake-up check per ~64 KiB instead of per
-// line, and one write for several blocks). Queueing each line on its own cost a shard two shared
+// writer thread a block at a time (one queue slot and one wake-up check per ~128 KiB instead of
+// per line, and one write for several blocks). Queueing each line on its own cost a shard two shared
 // atomic read-modify-writes, a full fence and a copy per request, and the writer a wake-up every
 // 2 ms (callgrind and perf, small workload at ~50k req/s). One batch per thread; not thread-safe.
 // Lines reach the file when a block fills or at the owner's flush(), which it must call within
 // the latency it accepts (the gateway: 100 ms after a block's first line) and before it exits.
 class access_batch {
  public:
-  static constexpr size_t block_bytes = 64 * 1024;
-  static constexpr size_t blocks = 4;  // allocated on first use; 256 KiB per batch at most
+  static constexpr size_t block_bytes = 128 * 1024;
+  static constexpr size_t blocks = 4;  // allocated on first use; 512 KiB per batch at most
 
   access_batch() noexcept = default;
   access_batch(const access_batch&) = delete;
