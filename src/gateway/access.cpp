@@ -111,7 +111,9 @@ class line_builder {
     }
     return *this;
   }
-  line_builder& dbl(double v) noexcept { return value([v](json::json_writer& w) { w.number(v); }); }
+  line_builder& dbl(double v) noexcept {
+    return value([v](json::json_writer& w) { w.number(v); });
+  }
   bool ok() const noexcept { return _ok; }
   size_t size() const noexcept { return _len; }
 

@@ -15,8 +15,8 @@
 #include <ringgate/httpd/exchange.hpp>
 #include <ringgate/resilience/rng.hpp>
 #include <ringgate/runtime/block_pool.hpp>
-#include <ringgate/runtime/shard.hpp>
 #include <ringgate/runtime/log.hpp>
+#include <ringgate/runtime/shard.hpp>
 #include <ringgate/runtime/timer.hpp>
 #include <ringgate/upstream/pool.hpp>
 

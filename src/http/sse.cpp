@@ -51,7 +51,7 @@ size_t find_line_break_sse2(const char* p, size_t i, size_t end) noexcept {
 // 32 bytes per step where the CPU has AVX2 (chosen once at run time): an SSE event's data line
 // is a few hundred bytes, and this loop is most of the scanner's work.
 __attribute__((target("avx2"))) size_t find_line_break_avx2(const char* p, size_t i,
-                                                              size_t end) noexcept {
+                                                            size_t end) noexcept {
   const __m256i cr = _mm256_set1_epi8('\r');
   const __m256i lf = _mm256_set1_epi8('\n');
   while (end - i >= 32) {

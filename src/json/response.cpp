@@ -234,7 +234,8 @@ std::optional<std::string_view> openai_error_message(std::string_view json) {
 }
 
 std::optional<usage> extract_usage_openai(std::string_view payload, std::span<char> scratch) {
-  if (runtime::find_bytes(payload, "\"usage\"") == std::string_view::npos) return std::nullopt;  // skip the copy
+  // No key, no copy.
+  if (runtime::find_bytes(payload, "\"usage\"") == std::string_view::npos) return std::nullopt;
   std::optional<std::string_view> padded = copy_padded(payload, scratch);
   if (!padded) return std::nullopt;
   return extract_usage_openai(*padded);

@@ -62,10 +62,9 @@ bool is_plain(std::string_view s) noexcept {
     uint64_t v;
     std::memcpy(&v, s.data() + i, sizeof v);
     // Flags control bytes, '"', '\\' and bytes >= 0x80 (an exact "none" when zero).
-    if ((below(v, 0x20) | below(v ^ (ones * '"'), 1) | below(v ^ (ones * '\\'), 1) |
-         (v & highs)) != 0) {
-      return false;
-    }
+    const uint64_t special =
+        below(v, 0x20) | below(v ^ (ones * '"'), 1) | below(v ^ (ones * '\\'), 1) | (v & highs);
+    if (special != 0) return false;
   }
   for (; i < s.size(); ++i) {
     if (!plain_ascii[static_cast<unsigned char>(s[i])]) return false;

@@ -46,8 +46,8 @@ constexpr size_t slot_bytes = 1024;
 constexpr size_t line_max = slot_bytes - sizeof(std::atomic<uint64_t>) - sizeof(uint32_t);
 constexpr size_t tail_reserve = 32;  // room to close a cut line: …" ,"truncated":true }\n
 constexpr size_t batch_lines = 256;  // iovecs per writev
-constexpr long linger_ns = 20'000'000;      // busy writer: nap between drains (see the top)
-constexpr int naps_before_sleep = 5;        // ~100 ms without a line: sleep until woken
+constexpr long linger_ns = 20'000'000;  // busy writer: nap between drains (see the top)
+constexpr int naps_before_sleep = 5;    // ~100 ms without a line: sleep until woken
 constexpr uint32_t queue_lines_max = 1u << 20;
 constexpr std::string_view ellipsis = "\xE2\x80\xA6";  // U+2026 …
 constexpr uint32_t access_flag = 1u << 31;  // in slot::len: the line belongs to the access log
@@ -718,7 +718,6 @@ void access(std::string_view line) noexcept {
     g.access_dropped.fetch_add(1, std::memory_order_relaxed);
   }
 }
-
 
 // ---- access_batch ----------------------------------------------------------------------------
 

@@ -80,11 +80,11 @@ uint64_t access_dropped() noexcept;
 
 // A shard's access lines, batched: formatted in place into a block of its own and handed to the
 // writer thread a block at a time (one queue slot and one wake-up check per ~128 KiB instead of
-// per line, and one write for several blocks). Queueing each line on its own cost a shard two shared
-// atomic read-modify-writes, a full fence and a copy per request, and the writer a wake-up every
-// 2 ms (callgrind and perf, small workload at ~50k req/s). One batch per thread; not thread-safe.
-// Lines reach the file when a block fills or at the owner's flush(), which it must call within
-// the latency it accepts (the gateway: 100 ms after a block's first line) and before it exits.
+// per line, and one write for several blocks). Queueing each line on its own cost a shard two
+// shared atomic read-modify-writes, a full fence and a copy per request, and the writer a wake-up
+// every 2 ms (callgrind and perf, small workload at ~50k req/s). One batch per thread; not
+// thread-safe. Lines reach the file when a block fills or at the owner's flush(), called within
+// the latency the owner accepts (the gateway: 100 ms after a block's first line) and on exit.
 class access_batch {
  public:
   static constexpr size_t block_bytes = 128 * 1024;

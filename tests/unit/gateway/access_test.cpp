@@ -70,7 +70,8 @@ std::string reference_line(const http::request_head& head, std::string_view peer
 std::string line(const http::request_head& head, const net::address& peer, const exchange_note& n,
                  uint16_t status, uint64_t duration_ns) {
   char buf[1000];
-  size_t len = format_access_line(head, peer, n, status, duration_ns, unix_us, std::span<char>(buf));
+  size_t len =
+      format_access_line(head, peer, n, status, duration_ns, unix_us, std::span<char>(buf));
   EXPECT_GT(len, 0u);
   std::string out(buf, len);
   simdjson::dom::parser parser;
@@ -143,7 +144,8 @@ TEST(AccessLine, EscapesClientTextLikeJsonWriter) {
                             long_model, std::string(159, 'x') + "\xc3\xa9"}) {
     n.model = model;
     auto head = head_of("P\"OST", "/v1/\x7f\"path");
-    EXPECT_EQ(line(head, ipv4("1.2.3.4", 80), n, 400, 1), reference_line(head, "1.2.3.4:80", n, 400, 1))
+    EXPECT_EQ(line(head, ipv4("1.2.3.4", 80), n, 400, 1),
+              reference_line(head, "1.2.3.4:80", n, 400, 1))
         << model;
   }
 }

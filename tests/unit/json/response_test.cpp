@@ -82,17 +82,18 @@ TEST(UsageOpenai, NotPresent) {
 // (a "usage" nested deeper, escaped, or far from the end) is read from the start, with the same
 // answer.
 TEST(UsageOpenai, TailAndFullReadsAgree) {
-  const std::string usage5 = R"("usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12})";
+  const std::string usage5 =
+      R"("usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12})";
   for (const std::string& text : std::vector<std::string>{
            "{\"id\":\"a\"," + usage5 + "}",
            "{\"id\":\"a\"," + usage5 + ",\"system_fingerprint\":\"fp\"}  \n",
-           "{" + usage5 + R"(,"x":{"usage":{"prompt_tokens":9}}})",            // nested: last
-           "{" + usage5 + R"(,"x":[{"usage":{"prompt_tokens":9}}]})",          // in an array
-           "{" + usage5 + R"(,"c":"\"usage\":{\"prompt_tokens\":9}"})",      // inside a string
-           "{" + usage5 + R"(,"x\"usage":{"prompt_tokens":9}})",               // escaped quote
-           "{" + usage5 + R"(,"finish_reason":"usage"})",                      // a value
+           "{" + usage5 + R"(,"x":{"usage":{"prompt_tokens":9}}})",      // nested: last
+           "{" + usage5 + R"(,"x":[{"usage":{"prompt_tokens":9}}]})",    // in an array
+           "{" + usage5 + R"(,"c":"\"usage\":{\"prompt_tokens\":9}"})",  // inside a string
+           "{" + usage5 + R"(,"x\"usage":{"prompt_tokens":9}})",         // escaped quote
+           "{" + usage5 + R"(,"finish_reason":"usage"})",                // a value
            std::string(R"({"usage" : {"prompt_tokens":5,"completion_tokens":7,"total_tokens":12,)"
-                       R"("note":"}]}"}})"),                                                // brackets in strings
+                       R"("note":"}]}"}})"),                               // brackets in strings
            "{" + usage5 + ",\"pad\":\"" + std::string(5000, 'x') + "\"}",  // beyond the window
            "{\"pad\":\"" + std::string(5000, 'x') + "\"," + usage5 + "}",  // long, usage last
        }) {
@@ -100,7 +101,7 @@ TEST(UsageOpenai, TailAndFullReadsAgree) {
   }
   EXPECT_FALSE(openai(R"([{"usage":{"prompt_tokens":1}}])").has_value());
   EXPECT_FALSE(openai(R"({"x":{"usage":{"prompt_tokens":1}}})").has_value());
-  EXPECT_FALSE(openai(R"({"usage":{"prompt_tokens":1}})" "x").has_value());
+  EXPECT_FALSE(openai(std::string(R"({"usage":{"prompt_tokens":1}})") + "x").has_value());
   EXPECT_FALSE(openai(R"({"usage":{"prompt_tokens":1})").has_value());  // cut off
 }
 
