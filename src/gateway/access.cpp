@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <ctime>
 
@@ -18,15 +19,6 @@ std::string_view clip(std::string_view s) noexcept {
   return s.size() > text_max ? s.substr(0, text_max) : s;
 }
 
-// Decimal digits of v ending at `end`; returns the first.
-char* decimal(uint64_t v, char* end) noexcept {
-  do {
-    *--end = char('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  return end;
-}
-
 // "1.2.3.4:5678" or "[::1]:5678" into buf (64 bytes); empty when unknown.
 std::string_view peer_text(const net::address& a, char* buf) noexcept {
   if (a.len == 0) return {};
@@ -37,9 +29,7 @@ std::string_view peer_text(const net::address& a, char* buf) noexcept {
     auto* in = reinterpret_cast<const sockaddr_in*>(sa);
     const auto* octet = reinterpret_cast<const unsigned char*>(&in->sin_addr);
     for (int i = 0; i < 4; ++i) {
-      char digits[3];
-      char* first = decimal(octet[i], digits + 3);
-      p = std::copy(first, digits + 3, p);
+      p = std::to_chars(p, p + 3, unsigned(octet[i])).ptr;
       *p++ = i < 3 ? '.' : ':';
     }
     port = ntohs(in->sin_port);
@@ -54,9 +44,7 @@ std::string_view peer_text(const net::address& a, char* buf) noexcept {
   } else {
     return {};
   }
-  char digits[5];
-  char* first = decimal(port, digits + 5);
-  p = std::copy(first, digits + 5, p);
+  p = std::to_chars(p, p + 5, unsigned(port)).ptr;
   return {buf, size_t(p - buf)};
 }
 
@@ -96,8 +84,7 @@ class line_builder {
   }
   line_builder& num(uint64_t v) noexcept {
     char digits[20];
-    char* first = decimal(v, digits + sizeof digits);
-    return lit({first, size_t(digits + sizeof digits - first)});
+    return lit({digits, size_t(std::to_chars(digits, digits + sizeof digits, v).ptr - digits)});
   }
   // Milliseconds with microsecond precision, trailing fraction zeros dropped ("53.45", "7").
   line_builder& millis(uint64_t ns) noexcept {

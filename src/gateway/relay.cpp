@@ -20,7 +20,7 @@
 #include <ringgate/http/sse.hpp>
 #include <ringgate/json/writer.hpp>
 #include <ringgate/runtime/clock.hpp>
-#include <ringgate/runtime/find.hpp>
+#include <ringgate/runtime/bytes.hpp>
 #include <ringgate/runtime/log.hpp>
 
 #include "call.hpp"
@@ -36,19 +36,13 @@ constexpr size_t iov_max = 256;         // iovecs per send
 constexpr size_t event_line_max = 512 * 1024;
 constexpr size_t gather_min_pieces = 6;  // iovecs in one send from which they are gathered
 
-// Where `key` starts in text at or after `from`, or npos (see runtime::find_bytes: memmem's set-up
-// and string_view::find's stop at every '"' were each a fifth of a streamed chunk's instructions).
-size_t find_key(std::string_view text, std::string_view key, size_t from = 0) noexcept {
-  return runtime::find_bytes(text, key, from);
-}
-
 // Whether an OpenAI chunk's text carries generated output: a non-empty "content" (or tool-call
 // "arguments") string. The role-only first chunk ("content":"") does not.
 bool carries_content(std::string_view text) noexcept {
   for (std::string_view key :
        {std::string_view("\"content\":"), std::string_view("\"arguments\":")}) {
-    for (size_t at = find_key(text, key); at != std::string_view::npos;
-         at = find_key(text, key, at + 1)) {
+    for (size_t at = runtime::find_bytes(text, key); at != std::string_view::npos;
+         at = runtime::find_bytes(text, key, at + 1)) {
       std::string_view v = text.substr(at + key.size());
       while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
       if (v.size() > 1 && v[0] == '"' && v[1] != '"') return true;
@@ -186,7 +180,7 @@ void relay::finish_event() noexcept {
       null_usage_at = last - 1;
       null_usage_len = 1 + usage_key.size() + 4;
     }
-  } else if (size_t at = find_key(text, usage_key); at != std::string_view::npos) {
+  } else if (size_t at = runtime::find_bytes(text, usage_key); at != std::string_view::npos) {
     size_t v = at + usage_key.size();
     while (v < text.size() && (text[v] == ' ' || text[v] == '\t')) ++v;
     if (v < text.size() && text[v] == '{') {

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string_view>
 
+#include <ringgate/runtime/bytes.hpp>
+
 namespace rg::http::detail {
 
 enum char_class : uint8_t {
@@ -108,26 +110,14 @@ class list_elements {
   bool _finished = false;
 };
 
-// SWAR fast paths: test eight bytes per step. In has_byte_less() a borrow can only flag bytes
-// above a true match, so the lowest flagged byte is exact and results equal the byte loop's.
-inline uint64_t load64(const char* p) noexcept {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-constexpr bool swar_enabled = std::endian::native == std::endian::little;
-constexpr uint64_t byte_ones = 0x0101010101010101ull;
-constexpr uint64_t byte_highs = 0x8080808080808080ull;
-// Flags (bit 7 of) each byte of v that is < n, exactly up to the lowest flagged one (n <= 128).
-constexpr uint64_t has_byte_less(uint64_t v, uint8_t n) noexcept {
-  return (v - byte_ones * n) & ~v & byte_highs;
-}
-constexpr uint64_t has_byte_equal(uint64_t v, uint8_t b) noexcept {
-  return has_byte_less(v ^ (byte_ones * b), 1);
-}
-inline size_t lowest_flagged_byte(uint64_t mask) noexcept {
-  return static_cast<size_t>(std::countr_zero(mask)) / 8;
-}
+// SWAR primitives (load64, has_byte_less, …) come from runtime/bytes.hpp, shared with json.
+using runtime::byte_highs;
+using runtime::byte_ones;
+using runtime::has_byte_equal;
+using runtime::has_byte_less;
+using runtime::load64;
+using runtime::lowest_flagged_byte;
+using runtime::swar_enabled;
 
 // First index in [i, end) whose byte is <= '\r' (CR, LF, HTAB and most CTLs), or end.
 inline size_t find_low_byte(const char* p, size_t i, size_t end) noexcept {

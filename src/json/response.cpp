@@ -3,7 +3,7 @@
 #include "detail.hpp"
 
 #include <ringgate/json/response.hpp>
-#include <ringgate/runtime/find.hpp>
+#include <ringgate/runtime/bytes.hpp>
 
 #include <cstring>
 
@@ -107,23 +107,21 @@ std::optional<std::string_view> tail_usage_object(std::string_view json) noexcep
   const char* const base = json.data();
   const size_t floor = json.size() > window ? json.size() - window : 0;
   size_t end = json.size();
-  size_t at = 0;
+  size_t i = 0;  // ends on the ':' after the key
   for (;;) {  // the last unescaped `"usage"` followed by ':'
     if (end <= floor) return std::nullopt;
     const void* quote = ::memrchr(base + floor, '"', end - floor);
     if (!quote) return std::nullopt;
-    at = size_t(static_cast<const char*>(quote) - base);
+    const size_t at = size_t(static_cast<const char*>(quote) - base);
     end = at;
     if (json.substr(at + 1, rest_of_key.size()) != rest_of_key) continue;
     size_t backslashes = 0;
     while (backslashes < at && base[at - 1 - backslashes] == '\\') ++backslashes;
     if (backslashes % 2 != 0) continue;
-    size_t i = at + 1 + rest_of_key.size();
+    i = at + 1 + rest_of_key.size();
     while (i < json.size() && detail::is_space(json[i])) ++i;
     if (i < json.size() && json[i] == ':') break;
   }
-  size_t i = at + 1 + rest_of_key.size();
-  while (json[i] != ':') ++i;
   ++i;
   while (i < json.size() && detail::is_space(json[i])) ++i;
   if (i == json.size() || json[i] != '{') return std::nullopt;

@@ -1,6 +1,7 @@
 // json_writer: streaming JSON output into a fixed buffer. Invariant: while ok(), view() is a
 // prefix of valid UTF-8 JSON; the first overflow or misuse stops all further output.
 #include <ringgate/json/writer.hpp>
+#include <ringgate/runtime/bytes.hpp>
 
 #include <array>
 #include <charconv>
@@ -55,15 +56,13 @@ void json_writer::put(char c) {
 // Most strings written (log fields, model names, paths) need no escaping and are then copied in
 // one piece.
 bool is_plain(std::string_view s) noexcept {
-  constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  const auto below = [](uint64_t v, uint8_t n) { return (v - ones * n) & ~v & highs; };
+  using namespace runtime;
   size_t i = 0;
-  for (; s.size() - i >= 8; i += 8) {
-    uint64_t v;
-    std::memcpy(&v, s.data() + i, sizeof v);
+  for (; swar_enabled && s.size() - i >= 8; i += 8) {
+    const uint64_t v = load64(s.data() + i);
     // Flags control bytes, '"', '\\' and bytes >= 0x80 (an exact "none" when zero).
-    const uint64_t special =
-        below(v, 0x20) | below(v ^ (ones * '"'), 1) | below(v ^ (ones * '\\'), 1) | (v & highs);
+    const uint64_t special = has_byte_less(v, 0x20) | has_byte_equal(v, '"') |
+                             has_byte_equal(v, '\\') | (v & byte_highs);
     if (special != 0) return false;
   }
   for (; i < s.size(); ++i) {

@@ -61,6 +61,13 @@ struct access_batch::block {
   uint32_t len = 0;
   uint32_t lines = 0;
   char data[block_bytes];
+
+  // Written (or given up on): empty again, back to its owner.
+  void release() noexcept {
+    len = 0;
+    lines = 0;
+    queued.store(false, std::memory_order_release);
+  }
 };
 
 namespace {
@@ -439,11 +446,7 @@ size_t drain_batch(ring& r) noexcept {
   if (!write_all(fd, iov, n)) {
     (access ? g.access_dropped : g.dropped).fetch_add(lines, std::memory_order_relaxed);
   }
-  for (size_t i = 0; i < block_count; ++i) {
-    blocks[i]->len = 0;
-    blocks[i]->lines = 0;
-    blocks[i]->queued.store(false, std::memory_order_release);
-  }
+  for (size_t i = 0; i < block_count; ++i) blocks[i]->release();
   for (size_t i = 0; i < n; ++i, ++r.dequeue_pos) {
     r.slots[r.dequeue_pos & r.mask].seq.store(r.dequeue_pos + r.mask + 1,
                                               std::memory_order_release);
@@ -735,9 +738,7 @@ bool enqueue_block(access_batch::block* b, bool nudge) noexcept {
   uint64_t pos = 0;
   if (slot* s = claim(r, pos); s == nullptr) {
     g.access_dropped.fetch_add(b->lines, std::memory_order_relaxed);
-    b->len = 0;
-    b->lines = 0;
-    b->queued.store(false, std::memory_order_release);
+    b->release();
   } else {
     std::memcpy(s->data, &b, sizeof b);
     s->len = uint32_t(sizeof b) | access_flag | block_flag;
@@ -823,9 +824,7 @@ void access_batch::hand_over() noexcept {
   if (!write_all(g.access_fd.load(std::memory_order_relaxed), &iov, 1)) {
     g.access_dropped.fetch_add(b->lines, std::memory_order_relaxed);
   }
-  b->len = 0;
-  b->lines = 0;
-  b->queued.store(false, std::memory_order_release);
+  b->release();
 }
 
 }  // namespace rg::log

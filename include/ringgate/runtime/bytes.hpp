@@ -1,9 +1,11 @@
-// Substring search tuned for JSON keys in short texts (an SSE event, a response body). Header-only
-// and dependency-free, so every module can use it.
+// Byte-level primitives shared by the parsers and writers of every module (header-only,
+// dependency-free): SWAR tests of eight bytes at a time, and a substring search tuned for JSON
+// keys in short texts (an SSE event, a response body).
 #pragma once
 
 #include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 
@@ -12,6 +14,27 @@
 #endif
 
 namespace rg::runtime {
+
+// SWAR fast paths: test eight bytes per step. In has_byte_less() a borrow can only flag bytes
+// above a true match, so the lowest flagged byte is exact and results equal the byte loop's.
+inline uint64_t load64(const char* p) noexcept {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+constexpr bool swar_enabled = std::endian::native == std::endian::little;
+constexpr uint64_t byte_ones = 0x0101010101010101ull;
+constexpr uint64_t byte_highs = 0x8080808080808080ull;
+// Flags (bit 7 of) each byte of v that is < n, exactly up to the lowest flagged one (n <= 128).
+constexpr uint64_t has_byte_less(uint64_t v, uint8_t n) noexcept {
+  return (v - byte_ones * n) & ~v & byte_highs;
+}
+constexpr uint64_t has_byte_equal(uint64_t v, uint8_t b) noexcept {
+  return has_byte_less(v ^ (byte_ones * b), 1);
+}
+inline size_t lowest_flagged_byte(uint64_t mask) noexcept {
+  return static_cast<size_t>(std::countr_zero(mask)) / 8;
+}
 
 // Where `needle` first occurs in `hay` at or after `from`, or npos. SSE2 (the x86-64 baseline)
 // tests 16 start positions per step on the needle's first two bytes together ('"' then a

@@ -1,7 +1,7 @@
 // find_bytes against std::string_view::find on every start offset, near buffer ends (the SSE2
 // loop's 17-byte reads), with candidates that match the first two bytes only, and on needles of
 // one and two bytes.
-#include <ringgate/runtime/find.hpp>
+#include <ringgate/runtime/bytes.hpp>
 
 #include <gtest/gtest.h>
 
