@@ -16,23 +16,39 @@ struct free_node {
   free_node* next;
 };
 
-struct thread_pool {
-  free_node* heads[classes] = {};
-  size_t live = 0;
-  ~thread_pool() {
-    for (auto*& h : heads) {
-      while (h) {
-        free_node* n = h->next;
-        std::free(h);
-        h = n;
+// Trivially destructible, so every access is a plain %fs-relative load: a thread_local with a
+// destructor is reached through an "initialised yet?" guard on each use, which cost ~15
+// instructions per frame allocation and as many per free (20 frames a proxied request).
+struct thread_lists {
+  free_node* heads[classes];
+  size_t live;
+};
+constinit thread_local thread_lists pool{};
+
+// Gives the recycled frames back to malloc when the thread exits. Touched only when a frame is
+// malloc'd (the slow path), which registers its destructor for this thread.
+struct lists_release {
+  bool armed = false;
+  ~lists_release() {
+    for (free_node*& head : pool.heads) {
+      while (head) {
+        free_node* n = head->next;
+        std::free(head);
+        head = n;
       }
     }
   }
 };
-
-thread_local thread_pool pool;
+thread_local lists_release release;
 
 size_t class_of(size_t bytes) noexcept { return (bytes + class_bytes - 1) / class_bytes; }
+
+void* fresh(size_t bytes) {
+  release.armed = true;
+  void* p = std::malloc(bytes);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
 
 }  // namespace
 
@@ -44,13 +60,9 @@ void* frame_alloc(size_t bytes) {
       pool.heads[c] = n->next;
       return n;
     }
-    void* p = std::malloc(c * class_bytes);
-    if (!p) throw std::bad_alloc();
-    return p;
+    return fresh(c * class_bytes);
   }
-  void* p = std::malloc(bytes);
-  if (!p) throw std::bad_alloc();
-  return p;
+  return fresh(bytes);
 }
 
 void frame_free(void* p, size_t bytes) noexcept {
