@@ -5,6 +5,7 @@
 #include <ringgate/json/response.hpp>
 #include <ringgate/runtime/bytes.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 namespace rg::json {
@@ -91,63 +92,192 @@ usage read_anthropic_usage(od::value& v) {
   return u;
 }
 
-// The value of the root object's "usage" member when it is an object that ends near the end of
-// the document: where OpenAI and the compatible servers put it. Reading it from there spares
-// simdjson's pass over the whole answer (a 1.4 KB completion cost ~4,500 instructions of the
-// ~34,000 a proxied request takes, callgrind). nullopt whenever that cannot be shown from the
-// tail alone; the caller then reads the document from its start.
+// Where the value of the root object's "usage" member starts when that value is an object near
+// the end of the document: where OpenAI and the compatible servers put it. Reading it from there
+// spares simdjson's pass over the whole answer (a 1.4 KB completion cost ~4,500 instructions of
+// the ~34,000 a proxied request took, callgrind). npos whenever the tail alone cannot show it;
+// the caller then reads the document from its start.
 //
 // Why the tail suffices (for valid JSON): an unescaped '"' followed by `usage"` can only open the
 // string "usage", and with ':' after it, a key. Counting brackets from there, outside strings, the
 // root's closing brace is the first to bring the count to zero when the key is a root member, and
-// anything nested deeper leaves closing brackets after that point.
-std::optional<std::string_view> tail_usage_object(std::string_view json) noexcept {
+// anything nested deeper leaves closing brackets after that point (closes_root() checks it).
+size_t tail_usage_value(std::string_view json) noexcept {
+  constexpr size_t npos = std::string_view::npos;
   constexpr size_t window = 4096;  // bytes searched back from the end for the key
-  constexpr std::string_view rest_of_key = "usage\"";
+  constexpr std::string_view key = "\"usage\"";
   const char* const base = json.data();
   const size_t floor = json.size() > window ? json.size() - window : 0;
-  size_t end = json.size();
-  size_t i = 0;  // ends on the ':' after the key
+  size_t end = json.size();  // candidates start before it
   for (;;) {  // the last unescaped `"usage"` followed by ':'
-    if (end <= floor) return std::nullopt;
-    const void* quote = ::memrchr(base + floor, '"', end - floor);
-    if (!quote) return std::nullopt;
-    const size_t at = size_t(static_cast<const char*>(quote) - base);
+    const size_t at = runtime::rfind_bytes(json.substr(0, end), key, floor);
+    if (at == npos) return npos;
     end = at;
-    if (json.substr(at + 1, rest_of_key.size()) != rest_of_key) continue;
     size_t backslashes = 0;
     while (backslashes < at && base[at - 1 - backslashes] == '\\') ++backslashes;
     if (backslashes % 2 != 0) continue;
-    i = at + 1 + rest_of_key.size();
+    size_t i = at + key.size();
     while (i < json.size() && detail::is_space(json[i])) ++i;
-    if (i < json.size() && json[i] == ':') break;
+    if (i == json.size() || json[i] != ':') continue;
+    for (++i; i < json.size() && detail::is_space(json[i]);) ++i;
+    return i < json.size() && json[i] == '{' ? i : npos;
   }
-  ++i;
-  while (i < json.size() && detail::is_space(json[i])) ++i;
-  if (i == json.size() || json[i] != '{') return std::nullopt;
-  const size_t value_begin = i;
-  size_t value_end = 0;
+}
+
+// The index of the quote closing the string opened at json[i], or json.size() when it does not
+// close.
+size_t closing_quote(std::string_view json, size_t i) noexcept {
+  for (++i; i < json.size() && json[i] != '"'; ++i) {
+    if (json[i] == '\\') ++i;
+  }
+  return std::min(i, json.size());
+}
+
+// The end of the object or array opening at json[i] (one past its closing bracket), counting
+// brackets outside strings; npos when it does not close.
+size_t value_end(std::string_view json, size_t i) noexcept {
+  int depth = 0;
+  for (; i < json.size(); ++i) {
+    const char c = json[i];
+    if (c == '"') {
+      if ((i = closing_quote(json, i)) >= json.size()) return std::string_view::npos;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Whether the member value that ended at json[i] belongs to the root object: counting brackets
+// from there, the first to close the root is a '}' followed by nothing but whitespace.
+bool closes_root(std::string_view json, size_t i) noexcept {
   int depth = 1;  // inside the root object
   for (; i < json.size(); ++i) {
     const char c = json[i];
-    if (c == '"') {  // skip the string
-      for (++i; i < json.size() && json[i] != '"'; ++i) {
-        if (json[i] == '\\') ++i;
-      }
-      if (i >= json.size()) return std::nullopt;
+    if (c == '"') {
+      if ((i = closing_quote(json, i)) >= json.size()) return false;
     } else if (c == '{' || c == '[') {
       ++depth;
     } else if (c == '}' || c == ']') {
-      if (--depth == 1 && value_end == 0) value_end = i + 1;
-      if (depth == 0) break;
+      if (--depth == 0) break;
     }
   }
-  if (depth != 0 || value_end == 0 || json[i] != '}') return std::nullopt;
+  if (depth != 0 || json[i] != '}') return false;
   for (++i; i < json.size(); ++i) {
-    if (!detail::is_space(json[i])) return std::nullopt;
+    if (!detail::is_space(json[i])) return false;
   }
-  return json.substr(value_begin, value_end - value_begin);
+  return true;
 }
+
+// Reads a usage object of the everyday shape without simdjson: keys without escapes, values that
+// are non-negative integers, negative integers or null (counts of -1, as read_count gives), or
+// objects of those (prompt_tokens_details and its kind). For the tail window, starting simdjson
+// on a 100-byte object cost ~2,500 instructions, a tenth of a proxied request (callgrind).
+// nullopt for anything else (floats, strings, escapes, deeper nesting, malformed text): the
+// caller then asks simdjson, so both readers agree on every input this one accepts.
+class flat_usage_reader {
+ public:
+  explicit flat_usage_reader(std::string_view text) noexcept
+      : _begin(text.data()), _p(text.data()), _end(text.data() + text.size()) {}
+
+  // Bytes read: after read(), one past the object's closing brace.
+  size_t consumed() const noexcept { return size_t(_p - _begin); }
+
+  std::optional<usage> read() noexcept {
+    usage u;
+    const bool ok = object([&](std::string_view key) -> bool {
+      if (key == "prompt_tokens") return count(u.prompt_tokens);
+      if (key == "completion_tokens") return count(u.completion_tokens);
+      if (key == "total_tokens") return count(u.total_tokens);
+      if (*_p == '{') {
+        bool cached_seen = false;  // the first cached_tokens counts, as find_member stops there
+        const bool details = key == "prompt_tokens_details";
+        return object([&](std::string_view k) -> bool {
+          int64_t n = -1;
+          if (!count(n)) return false;
+          if (details && !cached_seen && k == "cached_tokens") {
+            u.cached_tokens = n;
+            cached_seen = true;
+          }
+          return true;
+        });
+      }
+      int64_t ignored = -1;
+      return count(ignored);
+    });
+    if (!ok) return std::nullopt;
+    return u;
+  }
+
+ private:
+  void skip_space() noexcept {
+    while (_p < _end && detail::is_space(*_p)) ++_p;
+  }
+  // '{' members '}', calling on_value(key) with _p on each value's first byte.
+  template <class OnValue>
+  bool object(OnValue&& on_value) noexcept {
+    skip_space();
+    if (_p == _end || *_p != '{') return false;
+    ++_p;
+    skip_space();
+    if (_p < _end && *_p == '}') {
+      ++_p;
+      return true;
+    }
+    for (;;) {
+      skip_space();
+      if (_p == _end || *_p != '"') return false;
+      const char* key = ++_p;
+      while (_p < _end && *_p != '"') {
+        const auto c = static_cast<unsigned char>(*_p);
+        if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+        ++_p;
+      }
+      if (_p == _end) return false;
+      const std::string_view name(key, size_t(_p - key));
+      ++_p;
+      skip_space();
+      if (_p == _end || *_p != ':') return false;
+      ++_p;
+      skip_space();
+      if (_p == _end || !on_value(name)) return false;
+      skip_space();
+      if (_p == _end) return false;
+      if (*_p == '}') {
+        ++_p;
+        return true;
+      }
+      if (*_p != ',') return false;
+      ++_p;
+    }
+  }
+  // An integer (-1 when negative) or null (-1), ending where a member ends.
+  bool count(int64_t& out) noexcept {
+    if (_end - _p >= 4 && std::memcmp(_p, "null", 4) == 0) {
+      _p += 4;
+      out = -1;
+      return ends_value();
+    }
+    const bool negative = *_p == '-';
+    if (negative) ++_p;
+    const char* digits = _p;
+    int64_t n = 0;
+    while (_p < _end && *_p >= '0' && *_p <= '9' && _p - digits < 18) n = n * 10 + (*_p++ - '0');
+    const size_t len = size_t(_p - digits);
+    if (len == 0 || (len > 1 && *digits == '0')) return false;
+    out = negative && n != 0 ? -1 : n;  // read_count: -0 is 0
+    return ends_value();
+  }
+  bool ends_value() const noexcept {
+    return _p < _end && (*_p == ',' || *_p == '}' || detail::is_space(*_p));
+  }
+
+  const char* _begin;
+  const char* _p;
+  const char* _end;
+};
 
 std::optional<usage> if_present(const usage& u) {
   if (!u.present()) return std::nullopt;
@@ -171,9 +301,16 @@ usage merge(const usage& earlier, const usage& later) {
 }
 
 std::optional<usage> extract_usage_openai(std::string_view json) {
-  if (std::optional<std::string_view> object = tail_usage_object(json)) {
+  if (const size_t at = tail_usage_value(json); at != std::string_view::npos) {
+    flat_usage_reader fast(json.substr(at));
+    if (std::optional<usage> u = fast.read(); u && closes_root(json, at + fast.consumed())) {
+      return if_present(*u);
+    }
+    const size_t end = value_end(json, at);
     char copy[1024 + json_padding];
-    if (std::optional<std::string_view> padded = copy_padded(*object, copy)) {
+    std::optional<std::string_view> padded;
+    if (end != std::string_view::npos && closes_root(json, end) &&
+        (padded = copy_padded(json.substr(at, end - at), copy))) {
       od::document doc;
       od::value value;
       if (!detail::iterate(*padded, doc) && !doc.get_value().get(value)) {

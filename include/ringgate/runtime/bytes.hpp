@@ -76,4 +76,42 @@ inline size_t find_bytes(std::string_view hay, std::string_view needle, size_t f
   return npos;
 }
 
+// Where `needle` last occurs wholly inside `hay` starting at or after `floor`, or npos: the same
+// pair filter as find_bytes(), 16 start positions per step from the end backwards.
+inline size_t rfind_bytes(std::string_view hay, std::string_view needle,
+                          size_t floor = 0) noexcept {
+  constexpr size_t npos = std::string_view::npos;
+  const size_t n = hay.size();
+  const size_t m = needle.size();
+  if (m > n || floor > n - m) return npos;
+  if (m == 0) return n;
+  const char* p = hay.data();
+  size_t end = n - m + 1;  // candidates below it remain
+#if defined(__SSE2__)
+  if (m >= 2) {
+    const __m128i first = _mm_set1_epi8(needle[0]);
+    const __m128i second = _mm_set1_epi8(needle[1]);
+    while (end - floor >= 16) {  // starts [end - 16, end) read up to p[end], and end < n
+      const size_t i = end - 16;
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
+      auto mask = static_cast<unsigned>(
+          _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, second))));
+      while (mask != 0) {
+        const int top = 31 - std::countl_zero(mask);
+        const size_t k = i + static_cast<size_t>(top);
+        if (std::memcmp(p + k + 2, needle.data() + 2, m - 2) == 0) return k;
+        mask &= ~(1u << top);
+      }
+      end = i;
+    }
+  }
+#endif
+  while (end > floor) {
+    const size_t k = --end;
+    if (p[k] == needle[0] && std::memcmp(p + k + 1, needle.data() + 1, m - 1) == 0) return k;
+  }
+  return npos;
+}
+
 }  // namespace rg::runtime

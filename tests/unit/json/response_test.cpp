@@ -105,6 +105,52 @@ TEST(UsageOpenai, TailAndFullReadsAgree) {
   EXPECT_FALSE(openai(R"({"usage":{"prompt_tokens":1})").has_value());  // cut off
 }
 
+// Usage objects near the end of the answer are read without simdjson when they have the
+// everyday shape; each must give what simdjson's read gives (forced here by putting the object
+// beyond the tail window), including the shapes the fast reader hands back to simdjson.
+TEST(UsageOpenai, FastTailReaderAgreesWithSimdjson) {
+  const std::string pad = ",\"pad\":\"" + std::string(5000, 'x') + "\"";
+  for (
+      std::string_view object : {
+          R"({"prompt_tokens":5,"completion_tokens":7,"total_tokens":12})",
+          R"({ "prompt_tokens" : 5 , "completion_tokens":7 ,"total_tokens": 12 })",
+          R"({"prompt_tokens":120,"completion_tokens":34,"total_tokens":154,)"
+          R"("prompt_tokens_details":{"cached_tokens":64,"audio_tokens":0},)"
+          R"("completion_tokens_details":{"reasoning_tokens":0}})",
+          R"({"prompt_tokens":5,"prompt_tokens_details":null})",
+          R"({"prompt_tokens_details":{},"total_tokens":3})",
+          R"({"prompt_tokens":5,"prompt_tokens":6})",  // the last one counts
+          R"({"prompt_tokens_details":{"cached_tokens":1,"cached_tokens":2},"prompt_tokens":3})",
+          R"({"prompt_tokens_details":{"cached_tokens":1},"prompt_tokens_details":{"cached_tokens":2}})",
+          R"({"prompt_tokens":-3,"completion_tokens":-0,"total_tokens":null})",
+          R"({"prompt_tokens":007,"completion_tokens":1})",  // invalid number: simdjson decides
+          R"({"prompt_tokens":1.5,"completion_tokens":2})",
+          R"({"prompt_tokens":1e3,"completion_tokens":2})",
+          R"({"prompt_tokens":"3","completion_tokens":2})",
+          R"({"prompt_tokens":true,"completion_tokens":2})",
+          R"({"prompt_tokens":123456789012345678901,"completion_tokens":2})",
+          R"({"prompt_tokens":999999999999999999,"completion_tokens":2})",
+          R"({"prompt\u005ftokens":4,"completion_tokens":2})",
+          R"({"prompt_tokens":4,"x":{"y":{"z":1}},"completion_tokens":2})",
+          R"({"prompt_tokens":4,"x":[1,2],"completion_tokens":2})",
+          R"({"prompt_tokens":4,"completion_tokens":2,})",
+          R"({"prompt_tokens":4 "completion_tokens":2})",
+          R"({"prompt_tokens":4,"completion_tokens":nul})",
+          R"({"prompt_tokens":4,"completion_tokens":-})",
+          R"({})",
+      }) {
+    const std::string tail = R"({"id":"a","usage":)" + std::string(object) + "}";
+    const std::string full = R"({"usage":)" + std::string(object) + pad + "}";
+    const std::optional<usage> fast = openai(tail), slow = openai(full);
+    ASSERT_EQ(fast.has_value(), slow.has_value()) << object;
+    if (!fast) continue;
+    EXPECT_EQ(fast->prompt_tokens, slow->prompt_tokens) << object;
+    EXPECT_EQ(fast->completion_tokens, slow->completion_tokens) << object;
+    EXPECT_EQ(fast->total_tokens, slow->total_tokens) << object;
+    EXPECT_EQ(fast->cached_tokens, slow->cached_tokens) << object;
+  }
+}
+
 TEST(UsageOpenai, PaddedScratchForSsePayloads) {
   std::string receive_buffer = "data: " + std::string(final_chunk) + "\n\n";
   std::string_view payload = std::string_view(receive_buffer).substr(6, final_chunk.size());

@@ -17,6 +17,39 @@ void expect_same_as_find(const std::string& hay, const std::string& needle) {
   }
 }
 
+// rfind_bytes(hay, needle, floor) is rfind limited to starts at or after floor.
+void expect_same_as_rfind(const std::string& hay, const std::string& needle) {
+  for (size_t floor = 0; floor <= hay.size() + 1; ++floor) {
+    size_t want = std::string_view(hay).rfind(needle);
+    if (want != std::string_view::npos && want < floor) want = std::string_view::npos;
+    EXPECT_EQ(rfind_bytes(hay, needle, floor), want)
+        << "hay=" << hay << " needle=" << needle << " floor=" << floor;
+  }
+}
+
+TEST(RfindBytes, AgreesWithRfindAtEveryFloorAndLength) {
+  const std::string key = "\"usage\"";
+  for (size_t len = 0; len < 70; ++len) {
+    for (size_t at = 0; at + key.size() <= len; ++at) {
+      std::string hay(len, 'x');
+      hay.replace(at, key.size(), key);
+      expect_same_as_rfind(hay, key);
+      if (at + 2 * key.size() <= len) {  // two of them: the last one counts
+        hay.replace(len - key.size(), key.size(), key);
+        expect_same_as_rfind(hay, key);
+      }
+    }
+    expect_same_as_rfind(std::string(len, 'x'), key);
+  }
+  std::string decoys;
+  for (int i = 0; i < 20; ++i) decoys += "\"usa\"us\"u";
+  expect_same_as_rfind(decoys, key);
+  expect_same_as_rfind("\"usage\"" + decoys, key);
+  for (const char* needle : {"a", "b", "ab", "ca", "cab", ""}) {
+    expect_same_as_rfind("abcabcabcabcabcabcabcabcab", needle);
+  }
+}
+
 TEST(FindBytes, AgreesWithFindAtEveryOffsetAndLength) {
   const std::string key = "\"usage\":";
   for (size_t len = 0; len < 70; ++len) {
