@@ -44,7 +44,7 @@ size_t build_head(call_state& c, const lease& l, size_t body_bytes, char* buf, s
   const auto& head = c.ex.head();
   for (size_t i = 0; i < head.header_count; ++i) {
     const http::header& h = head.headers[i];
-    if (forwarded_header(l.provider->forward, h.name)) w.header(h.name, h.value);
+    if (forwarded_header(l.provider->forward, h.name)) w.checked_header(h.name, h.value);
   }
   w.end_head();
   return w.ok() ? w.size() : 0;

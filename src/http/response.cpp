@@ -232,8 +232,26 @@ response_writer& response_writer::status_line(uint16_t status) noexcept {
   return raw({line, n});
 }
 
-response_writer& response_writer::header(std::string_view name, std::string_view value) noexcept {
-  if (!is_token(name) || !safe_header_value(value)) _ok = false;
+response_writer& response_writer::checked_header(std::string_view name,
+                                                 std::string_view value) noexcept {
+  if (!is_token(name)) _ok = false;
+  return put_header(name, value);
+}
+
+response_writer& response_writer::header(static_name name, std::string_view value) noexcept {
+  return put_header(name.text(), value);
+}
+
+response_writer& response_writer::header(static_name name, uint64_t value) noexcept {
+  char digits[20];
+  const char* first = format_decimal(value, digits + sizeof digits);
+  return put_header(name.text(),
+                    std::string_view(first, static_cast<size_t>(digits + sizeof digits - first)));
+}
+
+response_writer& response_writer::put_header(std::string_view name,
+                                             std::string_view value) noexcept {
+  if (!safe_header_value(value)) _ok = false;
   if (!_ok) return *this;
   const size_t total = name.size() + 2 + value.size() + 2;
   if (total > _out.size() - _len) {
@@ -251,12 +269,6 @@ response_writer& response_writer::header(std::string_view name, std::string_view
   *p++ = '\n';
   _len += total;
   return *this;
-}
-
-response_writer& response_writer::header(std::string_view name, uint64_t value) noexcept {
-  char digits[20];
-  const char* first = format_decimal(value, digits + sizeof digits);
-  return header(name, std::string_view(first, static_cast<size_t>(digits + sizeof digits - first)));
 }
 
 response_writer& response_writer::end_head() noexcept {
