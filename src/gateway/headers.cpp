@@ -4,6 +4,7 @@
 #include "headers.hpp"
 
 #include <ringgate/config/config.hpp>
+#include <ringgate/runtime/bytes.hpp>
 
 namespace rg::gateway {
 namespace {
@@ -11,19 +12,8 @@ namespace {
 // Always forwarded.
 constexpr std::string_view forwarded_headers[] = {"accept", "user-agent", "openai-beta"};
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x + 32);
-    if (y >= 'A' && y <= 'Z') y = char(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && runtime::ascii_iequal(s.substr(0, prefix.size()), prefix);
 }
 
 }  // namespace
@@ -31,10 +21,11 @@ bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
 bool forwarded_header(std::span<const forward_rule> extra, std::string_view name) noexcept {
   if (config::never_forwarded(name)) return false;
   for (std::string_view allowed : forwarded_headers) {
-    if (iequals(name, allowed)) return true;
+    if (runtime::ascii_iequal(name, allowed)) return true;
   }
   for (const auto& rule : extra) {
-    if (rule.prefix ? istarts_with(name, rule.name) : iequals(name, rule.name)) return true;
+    if (rule.prefix ? istarts_with(name, rule.name) : runtime::ascii_iequal(name, rule.name))
+      return true;
   }
   return false;
 }

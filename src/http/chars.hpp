@@ -60,11 +60,7 @@ constexpr char to_lower(char c) noexcept {
 
 // ASCII case-insensitive equality; `lower` must already be lower case.
 inline bool iequals(std::string_view s, std::string_view lower) noexcept {
-  if (s.size() != lower.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (to_lower(s[i]) != lower[i]) return false;
-  }
-  return true;
+  return runtime::ascii_iequal(s, lower);
 }
 
 inline std::string_view trim_ows(std::string_view s) noexcept {

@@ -288,11 +288,7 @@ void response_parser::fill(std::string_view buf, response_head& out) const noexc
 
 const header* response_head::find(std::string_view name) const noexcept {
   for (size_t i = 0; i < header_count; ++i) {
-    const std::string_view n = headers[i].name;
-    if (n.size() != name.size()) continue;
-    bool same = true;
-    for (size_t j = 0; j < n.size() && same; ++j) same = to_lower(n[j]) == to_lower(name[j]);
-    if (same) return &headers[i];
+    if (runtime::ascii_iequal(headers[i].name, name)) return &headers[i];
   }
   return nullptr;
 }

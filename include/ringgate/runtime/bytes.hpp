@@ -36,6 +36,48 @@ inline size_t lowest_flagged_byte(uint64_t mask) noexcept {
   return static_cast<size_t>(std::countr_zero(mask)) / 8;
 }
 
+// ASCII letters of eight bytes to lower case at once; every other byte unchanged (no carry crosses
+// a byte: each sum stays below 0x100).
+constexpr uint64_t ascii_lower8(uint64_t v) noexcept {
+  const uint64_t low7 = v & ~byte_highs;
+  const uint64_t at_least_a = low7 + byte_ones * (0x80 - 'A');
+  const uint64_t above_z = low7 + byte_ones * (0x80 - 'Z' - 1);
+  const uint64_t upper = at_least_a & ~above_z & ~v & byte_highs;
+  return v | (upper >> 2);  // 0x80 >> 2 == 'a' - 'A'
+}
+
+// Whether eight bytes equal eight others but for the case of ASCII letters: they may differ only
+// in bit 5 (0x20), and only where x holds a letter.
+constexpr bool ascii_iequal8(uint64_t x, uint64_t y) noexcept {
+  const uint64_t folded = x | byte_ones * 0x20;  // letters in lower case
+  const uint64_t low7 = folded & ~byte_highs;
+  const uint64_t letter = (low7 + byte_ones * (0x80 - 'a')) &
+                          ~(low7 + byte_ones * (0x80 - 'z' - 1)) & ~folded & byte_highs;
+  return ((x ^ y) & ~(letter >> 2)) == 0;
+}
+
+// ASCII case-insensitive equality (header names): eight bytes per step, the last step
+// overlapping the one before. Bytes that are not ASCII letters compare exactly.
+inline bool ascii_iequal(std::string_view a, std::string_view b) noexcept {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (!ascii_iequal8(load64(x + i), load64(y + i))) return false;
+    }
+    return ascii_iequal8(load64(x + n - 8), load64(y + n - 8));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const char c = x[i], d = y[i];
+    if (c != d && ((c | 0x20) != (d | 0x20) || unsigned((c | 0x20) - 'a') > 'z' - 'a')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Where `needle` first occurs in `hay` at or after `from`, or npos. SSE2 (the x86-64 baseline)
 // tests 16 start positions per step on the needle's first two bytes together ('"' then a
 // letter: a rare pair in JSON even though '"' alone is everywhere), and memcmp confirms the few

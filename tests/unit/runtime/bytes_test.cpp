@@ -50,6 +50,48 @@ TEST(RfindBytes, AgreesWithRfindAtEveryFloorAndLength) {
   }
 }
 
+TEST(AsciiIequal8, EveryPairOfByteValuesInEveryLane) {
+  const auto lower = [](unsigned c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+  const uint64_t around = 0x5a41'7a61'405b'605bull;  // "[`[@az AZ": neighbours of the range
+  for (unsigned a = 0; a < 256; ++a) {
+    for (unsigned b = 0; b < 256; ++b) {
+      const bool want = lower(a) == lower(b);
+      for (int lane : {0, 3, 7}) {
+        const uint64_t mask = 0xffull << (8 * lane);
+        const uint64_t x = (around & ~mask) | (uint64_t(a) << (8 * lane));
+        const uint64_t y = (around & ~mask) | (uint64_t(b) << (8 * lane));
+        ASSERT_EQ(ascii_iequal8(x, y), want) << a << " " << b << " lane " << lane;
+      }
+    }
+  }
+}
+
+TEST(AsciiIequal, AgreesWithBytewiseCompareAtEveryLength) {
+  const auto reference = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; };
+      if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+  };
+  const std::string base = "Proxy-Authorization-X-Goog-Api-Key";
+  for (size_t len = 0; len <= base.size(); ++len) {
+    const std::string a = base.substr(0, len);
+    std::string lower = a;
+    for (char& c : lower) c = c >= 'A' && c <= 'Z' ? char(c + 32) : c;
+    EXPECT_TRUE(ascii_iequal(a, lower)) << a;
+    for (size_t i = 0; i < len; ++i) {
+      for (char c : {'\x00', '@', '[', '`', '{', '\x80', '\xc1', '\xe1', 'a', 'A', 'z', 'Z', '-'}) {
+        std::string b = lower;
+        b[i] = c;
+        EXPECT_EQ(ascii_iequal(a, b), reference(a, b)) << a << " vs " << b;
+      }
+    }
+    EXPECT_FALSE(ascii_iequal(a, a + "x"));
+  }
+}
+
 TEST(FindBytes, AgreesWithFindAtEveryOffsetAndLength) {
   const std::string key = "\"usage\":";
   for (size_t len = 0; len < 70; ++len) {
