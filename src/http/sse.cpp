@@ -2,6 +2,7 @@
 // (line content is skipped eight bytes at a time), so any split of the input gives the same events.
 #include <ringgate/http/sse.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -184,6 +185,20 @@ sse_step sse_scanner::step(std::string_view in) noexcept {
     return end_event(p[0] == '\n' ? 1 : 0);
   }
   size_t i = 0;
+  // The common event, alone and whole at the start of the input: one "data:" line ended by LF
+  // and the blank line (LF) that ends the event. Settled with one search for the line's end, in
+  // the same state the loop below would leave (it walks four branches per line end, which cost
+  // more than the search on a 240-byte event).
+  if (_event_bytes == 0 && _line_bytes == 0 && _prefix == 0 && !_after_cr &&
+      _line_bytes_max >= data_prefix.size() && n >= data_prefix.size() + 2 &&
+      std::memcmp(p, data_prefix.data(), data_prefix.size()) == 0) {
+    const size_t bound = std::min(n, _line_bytes_max + 1);  // a longer line is the loop's to judge
+    const size_t j = find_line_break(p, data_prefix.size(), bound);
+    if (j + 1 < n && j <= _line_bytes_max && p[j] == '\n' && p[j + 1] == '\n') {
+      _has_data = true;
+      return end_event(j + 2);
+    }
+  }
   while (i < n) {
     const char c = p[i];
     if (_after_cr) {

@@ -232,6 +232,10 @@ TEST(sse_scanner, oversized_line) {
   const scanned fits = scan_every_split(at_max + "\r\n\r\n", max);
   EXPECT_EQ(fits.error, 0);
   EXPECT_EQ(fits.events.size(), 1u);
+  // The same with LF endings, which the one-line fast path takes whole: exactly at the limit.
+  const scanned fits_lf = scan_every_split(at_max + "\n\n" + at_max + "\n\n", max);
+  EXPECT_EQ(fits_lf.error, 0);
+  EXPECT_EQ(fits_lf.events.size(), 2u);
   for (const std::string& stream : {at_max + "y\n\n", std::string(40, 'z'), ": " + at_max + "\n\n",
                                     "data: 1\n\n" + at_max + "yz"}) {
     const scanned s = scan_every_split(stream, max);
