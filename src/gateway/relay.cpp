@@ -93,6 +93,11 @@ class relay {
   void note_chunk(std::string_view text) noexcept;
   void end_body() noexcept;
   bool add_piece(std::string_view p) noexcept;
+  void emit(std::string_view p) noexcept {  // an event's bytes to send, by reference
+    if (p.empty()) return;
+    _out[1 + _out_count++] = {const_cast<char*>(p.data()), p.size()};
+    _out_bytes += p.size();
+  }
   runtime::task<bool> flush(std::string_view trailer);
   void recycle_sent() noexcept;
   bool next_segment(held_entry& e, std::string_view& bytes);
@@ -172,14 +177,16 @@ void relay::finish_event() noexcept {
   bool drop = false;
   bool chunk = _sse.event_has_data();             // a data event other than [DONE]
   size_t null_usage_at = std::string_view::npos;  // `,"usage":null` to cut when we injected it
-  if (http::sse_is_done(text)) {
-    _done_seen = true;
-    chunk = false;
-  } else if (size_t last = trailing_null_usage(text); last != std::string_view::npos) {
-    if (_c.injected_usage && last > 0 && text[last - 1] == ',') {  // as below, found from the end
+  if (size_t last = trailing_null_usage(text); last != std::string_view::npos) {
+    // Most events: not [DONE] (which ends otherwise), no usage object. The cut as below, found
+    // from the end.
+    if (_c.injected_usage && last > 0 && text[last - 1] == ',') {
       null_usage_at = last - 1;
       null_usage_len = 1 + usage_key.size() + 4;
     }
+  } else if (http::sse_is_done(text)) {
+    _done_seen = true;
+    chunk = false;
   } else if (size_t at = runtime::find_bytes(text, usage_key); at != std::string_view::npos) {
     size_t v = at + usage_key.size();
     while (v < text.size() && (text[v] == ' ' || text[v] == '\t')) ++v;
@@ -203,21 +210,24 @@ void relay::finish_event() noexcept {
     // offsets whether the text is one piece or was copied together from several).
     size_t cut_begin = null_usage_at == std::string_view::npos ? SIZE_MAX : null_usage_at;
     size_t cut_end = cut_begin == SIZE_MAX ? SIZE_MAX : cut_begin + null_usage_len;
-    size_t off = 0;
-    for (size_t i = 0; i < _event_count; ++i) {
-      std::string_view piece = _event[i];
-      size_t p_begin = off, p_end = off + piece.size();
-      off = p_end;
-      auto emit = [&](size_t from, size_t to) {  // piece-relative
-        if (from >= to) return;
-        _out[1 + _out_count++] = {const_cast<char*>(piece.data() + from), to - from};
-        _out_bytes += to - from;
-      };
-      if (cut_end <= p_begin || cut_begin >= p_end) {
-        emit(0, piece.size());
+    if (_event_count == 1) {  // the usual event, in one piece: one iovec, or two around the cut
+      const std::string_view piece = _event[0];
+      if (cut_begin == SIZE_MAX) {
+        emit(piece);
       } else {
-        emit(0, cut_begin > p_begin ? cut_begin - p_begin : 0);
-        emit(cut_end < p_end ? cut_end - p_begin : piece.size(), piece.size());
+        emit(piece.substr(0, cut_begin));
+        emit(piece.substr(cut_end));
+      }
+    }
+    for (size_t i = 0, off = 0; i < _event_count && _event_count > 1; ++i) {
+      const std::string_view piece = _event[i];
+      const size_t p_begin = off, p_end = off + piece.size();
+      off = p_end;
+      if (cut_end <= p_begin || cut_begin >= p_end) {
+        emit(piece);
+      } else {  // piece-relative
+        emit(piece.substr(0, cut_begin > p_begin ? cut_begin - p_begin : 0));
+        emit(piece.substr(cut_end < p_end ? cut_end - p_begin : piece.size()));
       }
     }
     if (chunk) {
