@@ -89,8 +89,12 @@ class gateway_metrics final : public upstream::tls_observer {
   void stream_first_token(uint32_t shard, uint32_t provider, uint64_t ns) noexcept {
     _blocks[shard]->observe_ns(_stream_ttft, provider, ns);
   }
-  void stream_chunk(uint32_t shard, uint32_t provider) noexcept {
-    _blocks[shard]->add(_stream_chunks, provider);
+  // `chunks` relayed, of which `zero_gaps` came in the same loop turn as the chunk before them
+  // (a gap of 0): the relay adds them up per send rather than per event.
+  void stream_chunks(uint32_t shard, uint32_t provider, uint64_t chunks,
+                     uint64_t zero_gaps) noexcept {
+    _blocks[shard]->add(_stream_chunks, provider, chunks);
+    if (zero_gaps) _blocks[shard]->observe_zeros(_stream_gap, provider, zero_gaps);
   }
   void stream_gap(uint32_t shard, uint32_t provider, uint64_t ns) noexcept {
     _blocks[shard]->observe_ns(_stream_gap, provider, ns);

@@ -108,6 +108,11 @@ class shard_block {
   void set(const family_id& f, uint32_t series, uint64_t v) noexcept {
     _cells[f.offset + series * f.stride].store(v, std::memory_order_relaxed);
   }
+  // `count` observations of 0 ns at once (bucket 0; the sum is unchanged).
+  void observe_zeros(const family_id& f, uint32_t series, uint64_t count) noexcept {
+    auto& b = _cells[f.offset + series * f.stride];
+    b.store(b.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+  }
   void observe_ns(const family_id& f, uint32_t series, uint64_t ns) noexcept {
     std::atomic<uint64_t>* h = &_cells[f.offset + series * f.stride];
     auto& b = h[histogram_bucket(ns)];
