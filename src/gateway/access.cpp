@@ -68,6 +68,11 @@ class line_builder {
   // that need escaping go through).
   line_builder& str(std::string_view v) noexcept {
     if (!json::is_plain(v)) return value([v](json::json_writer& w) { w.string(v); });
+    return quoted(v);
+  }
+  // A string that needs no escaping by construction: a request id (valid_request_id's charset, or
+  // generated hex), an address formatted here. Client text always goes through str().
+  line_builder& quoted(std::string_view v) noexcept {
     if (!_ok || v.size() + 2 > _out.size() - _len) {
       _ok = false;
       return *this;
@@ -140,15 +145,16 @@ size_t format_access_line(const http::request_head& head, const net::address& pe
   char ts[log::ts_chars];
   log::format_utc_us(unix_us, ts);
   char peer_buf[64];
-  std::string_view path = head.path();
-  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  const std::string_view path = head.path();  // without the query
   const double cost = cost_usd(n);
 
   line_builder b(out);
   b.lit("{\"time\":\"").lit({ts, sizeof ts}).lit("\",\"request_id\":");
-  b.str_or_null(n.request_id_view()).lit(",\"client\":");
-  b.str_or_null(peer_text(peer, peer_buf)).lit(",\"method\":");
-  b.str(clip(head.method_text)).lit(",\"path\":").str(clip(path));
+  const std::string_view id = n.request_id_view(), client = peer_text(peer, peer_buf);
+  id.empty() ? b.lit("null") : b.quoted(id);
+  b.lit(",\"client\":");
+  client.empty() ? b.lit("null") : b.quoted(client);
+  b.lit(",\"method\":").str(clip(head.method_text)).lit(",\"path\":").str(clip(path));
   b.lit(",\"status\":").num(status).lit(",\"model\":").str_or_null(n.model);
   b.lit(",\"provider\":").str_or_null(n.provider);
   b.lit(",\"upstream_model\":").str_or_null(n.upstream_model);

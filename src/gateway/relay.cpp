@@ -94,10 +94,19 @@ class relay {
   void settle_chunk_metrics() noexcept;
   void end_body() noexcept;
   bool add_piece(std::string_view p) noexcept;
-  void emit(std::string_view p) noexcept {  // an event's bytes to send, by reference
+  // An event's bytes to send, by reference; joined to the piece before when they are adjacent
+  // (the end of an event after a cut and the start of the next one): half the iovecs of a burst.
+  void emit(std::string_view p) noexcept {
     if (p.empty()) return;
-    _out[1 + _out_count++] = {const_cast<char*>(p.data()), p.size()};
     _out_bytes += p.size();
+    if (_out_count > 0) {
+      iovec& last = _out[_out_count];
+      if (static_cast<const char*>(last.iov_base) + last.iov_len == p.data()) {
+        last.iov_len += p.size();
+        return;
+      }
+    }
+    _out[1 + _out_count++] = {const_cast<char*>(p.data()), p.size()};
   }
   runtime::task<bool> flush(std::string_view trailer);
   void recycle_sent() noexcept;

@@ -3,6 +3,7 @@
 #include <ringgate/http/request.hpp>
 
 #include <algorithm>
+#include <cstring>
 
 #include "chars.hpp"
 
@@ -382,6 +383,10 @@ const header* request_head::find(std::string_view name) const noexcept {
 
 std::string_view request_head::path() const noexcept {
   std::string_view t = target;
+  if (!t.empty() && t[0] == '/') {  // origin-form, nearly every request: no scheme to look for
+    const void* q = std::memchr(t.data(), '?', t.size());
+    return q ? t.substr(0, size_t(static_cast<const char*>(q) - t.data())) : t;
+  }
   if (const size_t scheme = absolute_scheme_len(t); scheme != 0) {
     const size_t slash = t.find_first_of("/?", scheme);
     if (slash == std::string_view::npos || t[slash] == '?') return "/";

@@ -102,6 +102,25 @@ TEST(JsonWriter, Escaping) {
   }
 }
 
+// is_plain(): every special byte at every position of every length up to 40 (the eight-byte
+// steps, the overlapping last step and the short byte loop).
+TEST(JsonWriter, IsPlainFindsEverySpecialByteAnywhere) {
+  for (size_t len = 0; len <= 40; ++len) {
+    const std::string plain(len, 'a');
+    EXPECT_TRUE(rg::json::is_plain(plain)) << len;
+    for (size_t at = 0; at < len; ++at) {
+      for (char c : {'"', '\\', '\x00', '\x1f', '\x80', '\xff'}) {
+        std::string s = plain;
+        s[at] = c;
+        EXPECT_FALSE(rg::json::is_plain(s)) << len << " " << at << " " << int(c);
+      }
+      std::string ok = plain;
+      ok[at] = '\x7f';  // DEL needs no escape
+      EXPECT_TRUE(rg::json::is_plain(ok)) << len << " " << at;
+    }
+  }
+}
+
 TEST(JsonWriter, InvalidUtf8BecomesReplacementCharacters) {
   const std::string fffd = "\xef\xbf\xbd";
   struct row {
