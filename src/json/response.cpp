@@ -127,10 +127,13 @@ size_t tail_usage_value(std::string_view json) noexcept {
 // The index of the quote closing the string opened at json[i], or json.size() when it does not
 // close.
 size_t closing_quote(std::string_view json, size_t i) noexcept {
-  for (++i; i < json.size() && json[i] != '"'; ++i) {
-    if (json[i] == '\\') ++i;
+  const char* const end = json.data() + json.size();
+  const char* p = json.data() + i + 1;
+  while ((p = runtime::find_json_special(p, end)) < end) {
+    if (*p == '"') break;
+    p += *p == '\\' ? 2 : 1;  // an escape, or a byte a string may hold (UTF-8, control)
   }
-  return std::min(i, json.size());
+  return std::min(size_t(p - json.data()), json.size());
 }
 
 // The end of the object or array opening at json[i] (one past its closing bracket), counting
@@ -230,12 +233,8 @@ class flat_usage_reader {
       skip_space();
       if (_p == _end || *_p != '"') return false;
       const char* key = ++_p;
-      while (_p < _end && *_p != '"') {
-        const auto c = static_cast<unsigned char>(*_p);
-        if (c == '\\' || c < 0x20 || c >= 0x80) return false;
-        ++_p;
-      }
-      if (_p == _end) return false;
+      _p = runtime::find_json_special(_p, _end);
+      if (_p == _end || *_p != '"') return false;  // escapes and the rest: simdjson's to read
       const std::string_view name(key, size_t(_p - key));
       ++_p;
       skip_space();

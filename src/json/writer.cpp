@@ -57,11 +57,7 @@ void json_writer::put(char c) {
 // one piece.
 bool is_plain(std::string_view s) noexcept {
   using namespace runtime;
-  // Flags control bytes, '"', '\\' and bytes >= 0x80 (an exact "none" when zero).
-  const auto special = [](uint64_t v) {
-    return has_byte_less(v, 0x20) | has_byte_equal(v, '"') | has_byte_equal(v, '\\') |
-           (v & byte_highs);
-  };
+  const auto special = json_special8;  // an exact "none" when zero
   size_t i = 0;
   if (swar_enabled && s.size() >= 8) {
     for (; s.size() - i > 8; i += 8) {

@@ -46,6 +46,26 @@ constexpr uint64_t ascii_lower8(uint64_t v) noexcept {
   return v | (upper >> 2);  // 0x80 >> 2 == 'a' - 'A'
 }
 
+// Flags each byte that a JSON string cannot hold as it is: '"', '\\', control bytes, and (to be
+// looked at more closely) bytes >= 0x80. Exact up to the lowest flagged byte.
+constexpr uint64_t json_special8(uint64_t v) noexcept {
+  return has_byte_less(v, 0x20) | has_byte_equal(v, '"') | has_byte_equal(v, '\\') |
+         (v & byte_highs);
+}
+
+// The first byte in [p, end) that json_special8 flags, or end; eight bytes per step.
+inline const char* find_json_special(const char* p, const char* end) noexcept {
+  while (swar_enabled && end - p >= 8) {
+    if (const uint64_t m = json_special8(load64(p)); m != 0) return p + lowest_flagged_byte(m);
+    p += 8;
+  }
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) return p;
+  }
+  return end;
+}
+
 // Whether eight bytes equal eight others but for the case of ASCII letters: they may differ only
 // in bit 5 (0x20), and only where x holds a letter.
 constexpr bool ascii_iequal8(uint64_t x, uint64_t y) noexcept {

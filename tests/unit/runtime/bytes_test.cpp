@@ -92,6 +92,25 @@ TEST(AsciiIequal, AgreesWithBytewiseCompareAtEveryLength) {
   }
 }
 
+TEST(FindJsonSpecial, FirstSpecialByteAtEveryPositionAndLength) {
+  for (size_t len = 0; len <= 40; ++len) {
+    const std::string plain(len, 'k');
+    EXPECT_EQ(find_json_special(plain.data(), plain.data() + len), plain.data() + len);
+    for (size_t at = 0; at < len; ++at) {
+      for (char c : {'"', '\\', '\x00', '\x1f', '\x80', '\xff'}) {
+        std::string s = plain;
+        s[at] = c;
+        if (at + 3 < len) s[at + 3] = '"';  // a later one does not hide it
+        EXPECT_EQ(find_json_special(s.data(), s.data() + len) - s.data(), std::ptrdiff_t(at))
+            << len << " " << at << " " << int(c);
+      }
+      std::string ok = plain;
+      ok[at] = '\x7f';
+      EXPECT_EQ(find_json_special(ok.data(), ok.data() + len), ok.data() + len);
+    }
+  }
+}
+
 TEST(FindBytes, AgreesWithFindAtEveryOffsetAndLength) {
   const std::string key = "\"usage\":";
   for (size_t len = 0; len < 70; ++len) {
