@@ -26,6 +26,10 @@ size_t format_access_line(const http::request_head& head, const net::address& pe
 
 // The longest line format_access_line writes (every variable field is clipped).
 inline constexpr size_t access_line_max = 1000;
+// The room a line is formatted into in a shard's batch: enough for the unchecked path (no
+// per-write room checks) whatever the strings' lengths, though lines stay within
+// access_line_max.
+inline constexpr size_t access_room = 4096;
 
 // Formats the line in place into the shard's batch (counted as dropped when it has no room).
 void write_access_line(log::access_batch& batch, httpd::exchange& ex, const exchange_note& n,

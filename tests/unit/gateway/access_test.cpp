@@ -15,6 +15,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace rg::gateway {
 namespace {
@@ -67,13 +68,22 @@ std::string reference_line(const http::request_head& head, std::string_view peer
   return std::string(w.view());
 }
 
+// Formats into the room a shard's batch gives (the unchecked path) and checks that the checked
+// path (taken when the room cannot be shown to suffice) writes the same bytes into exactly as
+// much room, and refuses one byte less.
 std::string line(const http::request_head& head, const net::address& peer, const exchange_note& n,
                  uint16_t status, uint64_t duration_ns) {
-  char buf[1000];
+  char buf[access_room];
   size_t len =
       format_access_line(head, peer, n, status, duration_ns, unix_us, std::span<char>(buf));
   EXPECT_GT(len, 0u);
+  EXPECT_LE(len, access_line_max);
   std::string out(buf, len);
+  std::vector<char> exact(len);
+  EXPECT_EQ(format_access_line(head, peer, n, status, duration_ns, unix_us, exact), len);
+  EXPECT_EQ(std::string(exact.data(), len), out);
+  std::vector<char> short_by_one(len - 1);
+  EXPECT_EQ(format_access_line(head, peer, n, status, duration_ns, unix_us, short_by_one), 0u);
   simdjson::dom::parser parser;
   EXPECT_EQ(parser.parse(out).error(), simdjson::SUCCESS) << out;
   return out;
