@@ -24,11 +24,12 @@ size_t format_access_line(const http::request_head& head, const net::address& pe
                           const exchange_note& n, uint16_t status, uint64_t duration_ns,
                           int64_t unix_us, std::span<char> out) noexcept;
 
-// The longest line format_access_line writes (every variable field is clipped).
+// The longest line of plain text format_access_line writes (every variable field is clipped);
+// also the size of the one-line slot used when a shard's batch has no block free.
 inline constexpr size_t access_line_max = 1000;
 // The room a line is formatted into in a shard's batch: enough for the unchecked path (no
-// per-write room checks) whatever the strings' lengths, though lines stay within
-// access_line_max.
+// per-write room checks) whatever the strings hold. A line of client text that is mostly
+// escapes can pass access_line_max: it is written whole here (the slot would drop and count it).
 inline constexpr size_t access_room = 4096;
 
 // Formats the line in place into the shard's batch (counted as dropped when it has no room).
