@@ -96,8 +96,32 @@ runtime::task<head_outcome> exchange_head(call_state& c, attempt_slot& a,
   http::response_parser parser{http::response_limits{}};
   http::response_head resp;
   bool interim_seen = false;
+  // A stream's answer is read in hold mode: when its head is whole in the first buffer received
+  // (the usual case), it is parsed there, and the events that came with it stay in that buffer
+  // for the relay to send from (zero-copy), where copy mode copied them into the input block
+  // first (~95 % of a burst's bytes, 6 % of the proxy's CPU with the relay's gather copy, perf).
+  // Any other answer (not a 200 event stream), or a head that is not whole in that buffer, goes
+  // back to copy mode with every byte in input(), as without this.
+  bool in_place = c.info.stream && !io.secure() && io.input().empty() && io.buffers_queued() == 0;
+  if (in_place) io.set_rx_mode(net::stream::rx_mode::hold);
   for (;;) {
-    http::head_result hr = parser.parse(io.input(), resp, http::request_kind::normal);
+    std::string_view front;
+    if (in_place && io.front_buffer(front)) {
+      http::head_result hr = parser.parse(front, resp, http::request_kind::normal);
+      in_place = false;
+      if (hr.status == http::parse_status::complete && !resp.interim()) {
+        a.head_ns = runtime::monotonic_ns();
+        capture_meta(resp, a.meta);  // before skip_front() may recycle the buffer
+        io.skip_front(hr.head_bytes);
+        if (!(a.meta.event_stream && a.meta.status == 200)) io.settle();  // not for relay_stream
+        a.outcome = outcome::answered;
+        co_return head_outcome::ok;
+      }
+      io.settle();  // input() now starts with the bytes just parsed: the parser goes on from them
+      continue;
+    }
+    http::head_result hr =
+        in_place ? http::head_result{} : parser.parse(io.input(), resp, http::request_kind::normal);
     if (hr.status == http::parse_status::complete) {
       io.consume(hr.head_bytes);
       if (!resp.interim()) {

@@ -200,8 +200,9 @@ gateway_metrics::gateway_metrics(const route_table& routes, const std::vector<co
 
   _stream_relay = _reg.add({"ringgate_stream_relay_bytes_total",
                             "Upstream stream bytes relayed, by path: zero_copy (sent to the "
-                            "client from the receive buffers) or copied (read with the response "
-                            "head, or decrypted from an https upstream).",
+                            "client from the receive buffers) or copied (read with a response "
+                            "head that spanned receive buffers, or decrypted from an https "
+                            "upstream).",
                             observe::metric_type::counter,
                             {"path"},
                             {{"zero_copy"}, {"copied"}},

@@ -5,8 +5,9 @@
 // the client needs has been sent. Only an event that spans buffers and must be inspected (usage,
 // [DONE]) is copied, into a small scratch. A TLS upstream cannot be relayed zero-copy (its
 // plaintext exists only after decryption): its bytes are copied into pooled blocks instead.
-// Every byte taken in is counted by path (ringgate_stream_relay_bytes_total): zero_copy, or
-// copied (those read along with the response head, and TLS plaintext).
+// Every byte taken in is counted by path (ringgate_stream_relay_bytes_total): zero_copy (the
+// events that came with the response head too: exchange_head parses it in the buffer), or
+// copied (those read with a head that spanned buffers, and TLS plaintext).
 // Failure semantics (DESIGN §5): the client never sees half an event; a failed stream ends with
 // an error event, no [DONE], and an unterminated chunked body, and the connection closes.
 // Stream metrics (chunks, bytes, gaps, time to first token) are recorded at the shard's cached
@@ -489,8 +490,9 @@ runtime::task<bool> relay::run() {
     co_return false;
   }
 
-  // Bytes that arrived with the head sit in the input block; process them in place first
-  // (a secure stream's are copied out like everything it receives).
+  // Bytes that arrived with a head read in copy mode (one that spanned receive buffers) sit in
+  // the input block; process them in place first (a secure stream's are copied out like
+  // everything it receives). A head parsed in its buffer left the stream in hold mode already.
   if (!io.secure()) {
     _leftover = io.input().size();
     if (_leftover > 0) {

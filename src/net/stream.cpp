@@ -196,6 +196,31 @@ bool stream::pop_buffer(rx_buffer& out) noexcept {
 
 void stream::recycle(uint16_t bid) noexcept { _shard.recv_buffers().recycle(bid); }
 
+bool stream::front_buffer(std::string_view& out) const noexcept {
+  if (_held.empty()) return false;
+  auto& bufs = _shard.recv_buffers();
+  runtime::buffer_ring::piece h = bufs.front(_held);
+  out = std::string_view(bufs.data(h.bid) + h.offset, h.len);
+  return true;
+}
+
+void stream::skip_front(size_t n) noexcept {
+  if (_held.empty() || n == 0) return;
+  auto& bufs = _shard.recv_buffers();
+  runtime::buffer_ring::piece h = bufs.front(_held);
+  if (n < h.len) {
+    bufs.trim_front(_held, uint32_t(n));
+    return;
+  }
+  bufs.pop(_held);
+  bufs.recycle(h.bid);
+}
+
+void stream::settle() noexcept {
+  _mode = rx_mode::copy;
+  if (!_xf) drain_held();
+}
+
 void stream::on_read_deadline(runtime::timer&, void* ctx) noexcept {
   auto* self = static_cast<stream*>(ctx);
   if (self->_reader) self->wake_reader(read_status::timeout);

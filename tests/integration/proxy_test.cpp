@@ -555,9 +555,9 @@ TEST_F(proxy_test, streamed_usage_is_counted_whether_asked_for_or_injected) {
   EXPECT_EQ(metric_sample(after, out) - out_before, double(out_sum));
 }
 
-// Evidence for the zero-copy passthrough: of a stream's upstream bytes, only those read together
-// with the response head (at most one input block) were copied; the rest went to the client
-// straight from the receive buffers.
+// Evidence for the zero-copy passthrough: of a stream's upstream bytes, at most those read
+// together with a response head that did not arrive whole in one receive buffer (one input
+// block) are copied; the rest go to the client straight from the receive buffers.
 TEST_F(proxy_test, stream_bytes_are_relayed_from_the_receive_buffers) {
   const std::string zero_copy = R"(ringgate_stream_relay_bytes_total{path="zero_copy"})";
   const std::string copied = R"(ringgate_stream_relay_bytes_total{path="copied"})";
@@ -575,6 +575,24 @@ TEST_F(proxy_test, stream_bytes_are_relayed_from_the_receive_buffers) {
   EXPECT_LE(cp, 64.0 * 1024) << "copied beyond the head's input block";
   EXPECT_GE(zc + cp, double(r->body.size()));  // every byte was taken in one way or the other
   EXPECT_GT(zc, 0.85 * (zc + cp));
+}
+
+// A burst (every event written at once, most of them arriving with the head): the head is parsed
+// in the receive buffer it came in, and the events after it are sent from there too.
+TEST_F(proxy_test, events_that_arrive_with_the_head_are_not_copied) {
+  const std::string zero_copy = R"(ringgate_stream_relay_bytes_total{path="zero_copy"})";
+  const std::string copied = R"(ringgate_stream_relay_bytes_total{path="copied"})";
+  std::string before = scrape(s_gw->admin_port());
+  auto r =
+      via_gateway(post_request("/v1/chat/completions", stream_body(), "x-mock-chunks: 64\r\n"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  ASSERT_NE(r->body.find("data: [DONE]"), std::string::npos);
+  std::string after = scrape(s_gw->admin_port());
+  double zc = metric_sample(after, zero_copy) - metric_sample(before, zero_copy);
+  double cp = metric_sample(after, copied) - metric_sample(before, copied);
+  EXPECT_EQ(cp, 0.0);
+  EXPECT_GE(zc, double(r->body.size()));
 }
 
 }  // namespace

@@ -82,6 +82,14 @@ class stream {
   };
   bool pop_buffer(rx_buffer& out) noexcept;
   void recycle(uint16_t bid) noexcept;
+  // Hold mode, for a reader that parses a head in place before choosing how to read what follows
+  // it: the first queued buffer's bytes, without popping it (false when none is queued);
+  // skip_front() drops its first n bytes (n <= its size; recycled when none remain); settle()
+  // returns to copy mode, appending every queued byte to input() (what does not fit follows on
+  // the next read_more(), as when input() is full).
+  bool front_buffer(std::string_view& out) const noexcept;
+  void skip_front(size_t n) noexcept;
+  void settle() noexcept;
   size_t buffers_queued() const noexcept { return _held.count; }
 
   // Waits until new bytes are appended to input() (copy mode) or a buffer is queued (hold mode),
