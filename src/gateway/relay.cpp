@@ -60,6 +60,7 @@ bool carries_content(std::string_view text) noexcept {
 size_t trailing_null_usage(std::string_view text) noexcept {
   constexpr std::string_view tail = "\"usage\":null}";
   size_t end = text.size();
+  if (end >= 2 && text[end - 1] == '\n' && text[end - 2] == '\n') end -= 2;  // the usual ending
   while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r')) --end;
   if (end < tail.size() || text.substr(end - tail.size(), tail.size()) != tail) {
     return std::string_view::npos;

@@ -76,9 +76,13 @@ line_break_finder pick_line_break_finder() noexcept {
   return find_line_break_sse2;
 }
 
-size_t find_line_break(const char* p, size_t i, size_t end) noexcept {
-  static const line_break_finder finder = pick_line_break_finder();
-  return finder(p, i, end);
+// Chosen when the program starts (dynamic initialisation of a namespace-scope constant), so a
+// call is one indirect jump: a function-local static paid its "initialised yet?" guard on every
+// call, twice per SSE event.
+const line_break_finder line_break_finder_chosen = pick_line_break_finder();
+
+inline size_t find_line_break(const char* p, size_t i, size_t end) noexcept {
+  return line_break_finder_chosen(p, i, end);
 }
 
 // Splits an event's text into lines at LF, CRLF or CR; a last line without an ending is a line.
