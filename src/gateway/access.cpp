@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include <ringgate/json/writer.hpp>
+#include <ringgate/runtime/clock.hpp>
 #include <ringgate/runtime/log.hpp>
 
 namespace rg::gateway {
@@ -205,10 +206,8 @@ size_t format_access_line(const http::request_head& head, const net::address& pe
 }
 
 void write_access_line(log::access_batch& batch, httpd::exchange& ex, const exchange_note& n,
-                       uint16_t status, uint64_t duration_ns) noexcept {
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  int64_t unix_us = int64_t(now.tv_sec) * 1'000'000 + now.tv_nsec / 1000;
+                       uint16_t status, uint64_t duration_ns, uint64_t end_ns) noexcept {
+  const int64_t unix_us = runtime::unix_us_at(end_ns);
   std::span<char> room = batch.reserve(access_room);
   if (room.empty()) {  // every block of the batch is still with the writer: one slot for the line
     char buf[access_line_max];

@@ -32,8 +32,9 @@ inline constexpr size_t access_line_max = 1000;
 // escapes can pass access_line_max: it is written whole here (the slot would drop and count it).
 inline constexpr size_t access_room = 4096;
 
-// Formats the line in place into the shard's batch (counted as dropped when it has no room).
+// Formats the line in place into the shard's batch (counted as dropped when it has no room);
+// end_ns: the monotonic time the exchange ended (its wall time is derived from it).
 void write_access_line(log::access_batch& batch, httpd::exchange& ex, const exchange_note& n,
-                       uint16_t status, uint64_t duration_ns) noexcept;
+                       uint16_t status, uint64_t duration_ns, uint64_t end_ns) noexcept;
 
 }  // namespace rg::gateway

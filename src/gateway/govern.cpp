@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include <ringgate/http/response.hpp>
+#include <ringgate/runtime/clock.hpp>
 
 #include "call.hpp"
 #include "metrics.hpp"
@@ -33,12 +34,6 @@ bool starts_with_bearer(std::string_view v) noexcept {
     if (c != bearer[i]) return false;
   }
   return true;
-}
-
-int64_t wall_us() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
 }
 
 // OpenAI's duration style for x-ratelimit-reset-*: "120ms", "1.5s", "6m0s".
@@ -293,7 +288,7 @@ bool admit(call_state& c, exchange_note& note) {
   a.budget_input_tokens = int64_t(info.prompt_chars + 4 * info.prompt_strings + 4);
   a.budget_output_tokens = g.max_output;
   a.now_ns = c.h.shard().now_ns();
-  a.unix_us = wall_us();
+  a.unix_us = runtime::unix_us_at(a.now_ns);  // budget periods: no clock read
   governance::rejection r;
   governance::verdict v = gov.admit(a, g.ticket, r);
   if (v == governance::verdict::admitted) {

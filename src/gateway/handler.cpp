@@ -176,7 +176,8 @@ runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
   if (_metrics) _metrics->begin(_shard.id());
   co_await dispatch(ex, note);
   if (!observed) co_return;
-  const uint64_t duration_ns = runtime::monotonic_ns() - started_ns;
+  const uint64_t end_ns = runtime::monotonic_ns();
+  const uint64_t duration_ns = end_ns - started_ns;
   const uint16_t status = ex.out().last_status();
   if (_metrics) {
     _metrics->end(_shard.id(), note, status, duration_ns);
@@ -186,7 +187,7 @@ runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
     }
   }
   if (_cfg.log.access_log) {
-    write_access_line(_access, ex, note, status, duration_ns);
+    write_access_line(_access, ex, note, status, duration_ns, end_ns);
     if (_access.pending() && !_access_timer.armed()) {
       _shard.timers().arm(_access_timer, _shard.now_ns() + runtime::ms_to_ns(access_flush_ms));
     }
