@@ -16,8 +16,8 @@ namespace {
 
 constexpr size_t text_max = 160;  // any one variable string field
 
-std::string_view clip(std::string_view s) noexcept {
-  return s.size() > text_max ? s.substr(0, text_max) : s;
+[[gnu::always_inline]] inline std::string_view clip(std::string_view s) noexcept {
+  return {s.data(), std::min(s.size(), text_max)};  // called 12 times a line: no call
 }
 
 // "1.2.3.4:5678" or "[::1]:5678" into buf (64 bytes); empty when unknown.
