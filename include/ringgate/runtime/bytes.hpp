@@ -1,6 +1,7 @@
 // Byte-level primitives shared by the parsers and writers of every module (header-only,
-// dependency-free): SWAR tests of eight bytes at a time, and a substring search tuned for JSON
-// keys in short texts (an SSE event, a response body).
+// dependency-free): SWAR tests of eight bytes at a time (JSON string bytes, case-insensitive
+// header names), and substring searches tuned for JSON keys in short texts (an SSE event, a
+// response body).
 #pragma once
 
 #include <bit>
@@ -34,16 +35,6 @@ constexpr uint64_t has_byte_equal(uint64_t v, uint8_t b) noexcept {
 }
 inline size_t lowest_flagged_byte(uint64_t mask) noexcept {
   return static_cast<size_t>(std::countr_zero(mask)) / 8;
-}
-
-// ASCII letters of eight bytes to lower case at once; every other byte unchanged (no carry crosses
-// a byte: each sum stays below 0x100).
-constexpr uint64_t ascii_lower8(uint64_t v) noexcept {
-  const uint64_t low7 = v & ~byte_highs;
-  const uint64_t at_least_a = low7 + byte_ones * (0x80 - 'A');
-  const uint64_t above_z = low7 + byte_ones * (0x80 - 'Z' - 1);
-  const uint64_t upper = at_least_a & ~above_z & ~v & byte_highs;
-  return v | (upper >> 2);  // 0x80 >> 2 == 'a' - 'A'
 }
 
 // Flags each byte that a JSON string cannot hold as it is: '"', '\\', control bytes, and (to be
