@@ -58,10 +58,6 @@ constexpr char to_lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
 }
 
-// ASCII case-insensitive equality; `lower` must already be lower case.
-inline bool iequals(std::string_view s, std::string_view lower) noexcept {
-  return runtime::ascii_iequal(s, lower);
-}
 
 inline std::string_view trim_ows(std::string_view s) noexcept {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
@@ -107,6 +103,7 @@ class list_elements {
 };
 
 // SWAR primitives (load64, has_byte_less, …) come from runtime/bytes.hpp, shared with json.
+using runtime::ascii_iequal;  // header names, tokens: ASCII case-insensitive
 using runtime::byte_highs;
 using runtime::byte_ones;
 using runtime::has_byte_equal;

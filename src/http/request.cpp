@@ -79,8 +79,8 @@ int version_number(std::string_view v) noexcept {
 
 // Length of "http://" or "https://" (any case) at the start of `target`, or 0.
 size_t absolute_scheme_len(std::string_view target) noexcept {
-  if (target.size() >= 7 && iequals(target.substr(0, 7), "http://")) return 7;
-  if (target.size() >= 8 && iequals(target.substr(0, 8), "https://")) return 8;
+  if (target.size() >= 7 && ascii_iequal(target.substr(0, 7), "http://")) return 7;
+  if (target.size() >= 8 && ascii_iequal(target.substr(0, 8), "https://")) return 8;
   return 0;
 }
 
@@ -99,7 +99,7 @@ bool parse_content_length(std::string_view v, uint64_t& out) noexcept {
 // Transfer-Encoding value → 0 when it is exactly chunked, else the rejection (see request.hpp).
 parse_error check_transfer_encoding(std::string_view value) noexcept {
   if (value.empty()) return bad_request("empty Transfer-Encoding");
-  if (iequals(value, "chunked")) return {};
+  if (ascii_iequal(value, "chunked")) return {};
   list_elements list(value);
   std::string_view coding;
   bool chunked_seen = false;
@@ -107,7 +107,7 @@ parse_error check_transfer_encoding(std::string_view value) noexcept {
     if (chunked_seen) return bad_request("chunked is not the final transfer coding");
     const std::string_view name = trim_ows(coding.substr(0, coding.find(';')));
     if (!is_token(name)) return bad_request("malformed Transfer-Encoding");
-    chunked_seen = iequals(name, "chunked");
+    chunked_seen = ascii_iequal(name, "chunked");
   }
   return coding_not_implemented;
 }
@@ -280,27 +280,27 @@ bool request_parser::on_known_field(std::string_view name, std::string_view valu
                                     span32 value_span) noexcept {
   switch (name.size()) {
     case 4:
-      if (!iequals(name, "host")) return true;
+      if (!ascii_iequal(name, "host")) return true;
       if (++_host_count > 1) return fail(bad_request("multiple Host headers"));
       if (!valid_host(value)) return fail(bad_request("invalid Host header"));
       if ((_flags & flag_absolute_form) == 0) _host = value_span;
       return true;
     case 6:
-      if (!iequals(name, "expect")) return true;
-      _flags |= iequals(value, "100-continue") ? flag_expect_continue : flag_expect_other;
+      if (!ascii_iequal(name, "expect")) return true;
+      _flags |= ascii_iequal(value, "100-continue") ? flag_expect_continue : flag_expect_other;
       return true;
     case 10: {
-      if (!iequals(name, "connection")) return true;
+      if (!ascii_iequal(name, "connection")) return true;
       list_elements list(value);
       std::string_view option;
       while (list.next(option)) {
-        if (iequals(option, "close")) _flags |= flag_connection_close;
-        if (iequals(option, "keep-alive")) _flags |= flag_connection_keep_alive;
+        if (ascii_iequal(option, "close")) _flags |= flag_connection_close;
+        if (ascii_iequal(option, "keep-alive")) _flags |= flag_connection_keep_alive;
       }
       return true;
     }
     case 14:
-      if (!iequals(name, "content-length")) return true;
+      if (!ascii_iequal(name, "content-length")) return true;
       if (_flags & flag_content_length) return fail(bad_request("multiple Content-Length headers"));
       if (!parse_content_length(value, _content_length)) {
         return fail(bad_request("invalid Content-Length"));
@@ -308,7 +308,7 @@ bool request_parser::on_known_field(std::string_view name, std::string_view valu
       _flags |= flag_content_length;
       return true;
     case 17:
-      if (!iequals(name, "transfer-encoding")) return true;
+      if (!ascii_iequal(name, "transfer-encoding")) return true;
       if (_flags & flag_transfer_encoding) {
         return fail(bad_request("multiple Transfer-Encoding headers"));
       }

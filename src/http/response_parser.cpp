@@ -194,17 +194,17 @@ bool response_parser::on_field_line(std::string_view buf, size_t line_end) noexc
 bool response_parser::on_known_field(std::string_view name, std::string_view value) noexcept {
   switch (name.size()) {
     case 10: {
-      if (!iequals(name, "connection")) return true;
+      if (!ascii_iequal(name, "connection")) return true;
       list_elements list(value);
       std::string_view option;
       while (list.next(option)) {
-        if (iequals(option, "close")) _flags |= flag_connection_close;
-        if (iequals(option, "keep-alive")) _flags |= flag_connection_keep_alive;
+        if (ascii_iequal(option, "close")) _flags |= flag_connection_close;
+        if (ascii_iequal(option, "keep-alive")) _flags |= flag_connection_keep_alive;
       }
       return true;
     }
     case 14:
-      if (!iequals(name, "content-length")) return true;
+      if (!ascii_iequal(name, "content-length")) return true;
       if (_flags & flag_content_length) return fail("upstream sent multiple Content-Length fields");
       if (!parse_content_length(value, _content_length)) {
         return fail("upstream sent an invalid Content-Length");
@@ -212,11 +212,11 @@ bool response_parser::on_known_field(std::string_view name, std::string_view val
       _flags |= flag_content_length;
       return true;
     case 17:
-      if (!iequals(name, "transfer-encoding")) return true;
+      if (!ascii_iequal(name, "transfer-encoding")) return true;
       if (_flags & flag_transfer_encoding) {
         return fail("upstream sent multiple Transfer-Encoding fields");
       }
-      if (!iequals(value, "chunked")) return fail("upstream sent an unsupported Transfer-Encoding");
+      if (!ascii_iequal(value, "chunked")) return fail("upstream sent an unsupported Transfer-Encoding");
       _flags |= flag_transfer_encoding;
       return true;
     default:
