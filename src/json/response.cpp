@@ -136,10 +136,9 @@ size_t closing_quote(std::string_view json, size_t i) noexcept {
   return std::min(size_t(p - json.data()), json.size());
 }
 
-// The end of the object or array opening at json[i] (one past its closing bracket), counting
-// brackets outside strings; npos when it does not close.
-size_t value_end(std::string_view json, size_t i) noexcept {
-  int depth = 0;
+// Counting brackets outside strings from json[i] with `depth` of them open: one past the bracket
+// that closes the last of them, or npos when none does.
+size_t close_of(std::string_view json, size_t i, int depth) noexcept {
   for (; i < json.size(); ++i) {
     const char c = json[i];
     if (c == '"') {
@@ -153,23 +152,16 @@ size_t value_end(std::string_view json, size_t i) noexcept {
   return std::string_view::npos;
 }
 
-// Whether the member value that ended at json[i] belongs to the root object: counting brackets
-// from there, the first to close the root is a '}' followed by nothing but whitespace.
+// The end of the object or array opening at json[i] (one past its closing bracket), or npos.
+size_t value_end(std::string_view json, size_t i) noexcept { return close_of(json, i, 0); }
+
+// Whether the member value that ended at json[i] belongs to the root object: the first bracket to
+// close the root from there is a '}' followed by nothing but whitespace.
 bool closes_root(std::string_view json, size_t i) noexcept {
-  int depth = 1;  // inside the root object
-  for (; i < json.size(); ++i) {
-    const char c = json[i];
-    if (c == '"') {
-      if ((i = closing_quote(json, i)) >= json.size()) return false;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (--depth == 0) break;
-    }
-  }
-  if (depth != 0 || json[i] != '}') return false;
-  for (++i; i < json.size(); ++i) {
-    if (!detail::is_space(json[i])) return false;
+  const size_t end = close_of(json, i, 1);  // inside the root object
+  if (end == std::string_view::npos || json[end - 1] != '}') return false;
+  for (size_t k = end; k < json.size(); ++k) {
+    if (!detail::is_space(json[k])) return false;
   }
   return true;
 }
