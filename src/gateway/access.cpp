@@ -53,7 +53,7 @@ std::string_view peer_text(const net::address& a, char* buf) noexcept {
 // between: json_writer's per-call checks and its per-byte escaping made formatting the access
 // line cost ~13,000 instructions a request, about half the cost of proxying it (callgrind).
 // Checked: every write checks the room left, and overflow sets ok = false for good, like
-// json_writer. Unchecked: the caller has shown the whole line fits (line_bound), so literal
+// json_writer. Unchecked: format_access_line has shown the whole line fits (its bound), so literal
 // fragments are plain stores (their per-write checks were a fifth of the line's cost).
 template <bool Checked>
 class line_builder {
