@@ -9,6 +9,7 @@
 // its fine internal buckets are summed into a bounded set of exposed `le` buckets.
 #pragma once
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <functional>
 #include <iterator>
@@ -88,6 +89,44 @@ constexpr uint64_t histogram_upper_ns(uint32_t b) noexcept {
   return upper * unit;
 }
 
+// The same index by table, for the hot path (a request observes four histograms): the bit length
+// of ns - 1 and the four bits below its top one name a binary sub-bin (at most 1/16 of its lower
+// end wide, where no decimal bin is narrower than 1/24 of its own: it crosses at most two bucket
+// bounds); its first bucket comes from a table built at compile time by histogram_bucket(), then
+// a step or two up the bucket bounds.
+// A dozen instructions where the decade loop took about fifty; tested equal to it.
+namespace detail {
+inline constexpr uint32_t histogram_sub_bits = 4;
+struct histogram_tables {
+  uint16_t first[64 << histogram_sub_bits] = {};  // by (bit length - 1, next 4 bits)
+  uint64_t upper[histogram_buckets] = {};         // histogram_upper_ns of each bucket
+};
+constexpr histogram_tables make_histogram_tables() noexcept {
+  histogram_tables t;
+  for (uint32_t b = 0; b < histogram_buckets; ++b) t.upper[b] = histogram_upper_ns(b);
+  for (uint32_t len = 10; len <= 64; ++len) {  // ns - 1 ≥ 1000 has at least 10 bits
+    for (uint64_t j = 0; j < (1u << histogram_sub_bits); ++j) {
+      const uint64_t low = ((uint64_t(1) << histogram_sub_bits) | j)
+                           << (len - 1 - histogram_sub_bits);
+      t.first[((len - 1) << histogram_sub_bits) | j] = uint16_t(histogram_bucket(low + 1));
+    }
+  }
+  return t;
+}
+inline constexpr histogram_tables histogram_table = make_histogram_tables();
+}  // namespace detail
+
+inline uint32_t histogram_bucket_fast(uint64_t ns) noexcept {
+  if (ns <= histogram_min_ns) return 0;
+  const uint64_t x = ns - 1;
+  const uint32_t len = uint32_t(std::bit_width(x));
+  const uint32_t sub = uint32_t(x >> (len - 1 - detail::histogram_sub_bits)) &
+                       ((1u << detail::histogram_sub_bits) - 1);
+  uint32_t b = detail::histogram_table.first[((len - 1) << detail::histogram_sub_bits) | sub];
+  while (ns > detail::histogram_table.upper[b]) ++b;  // the last bucket's bound is UINT64_MAX
+  return b;
+}
+
 // The `le` bounds a scrape exposes (then +Inf): 29 of the bin bounds, dense from 1 to 100 µs
 // (where the gateway's own overhead lies), then 1-2-5 steps up to 60 s.
 inline constexpr uint64_t histogram_export_ns[] = {
@@ -141,7 +180,7 @@ class shard_block {
   }
   void observe_ns(const family_id& f, uint32_t series, uint64_t ns) noexcept {
     std::atomic<uint64_t>* h = &_cells[f.offset + series * f.stride];
-    auto& b = h[histogram_bucket(ns)];
+    auto& b = h[histogram_bucket_fast(ns)];
     b.store(b.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     auto& sum = h[histogram_buckets];
     sum.store(sum.load(std::memory_order_relaxed) + ns, std::memory_order_relaxed);

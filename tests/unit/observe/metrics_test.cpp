@@ -2,6 +2,8 @@
 // consistent with the count, label escaping, and (when promtool is installed) a format check.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -25,6 +27,33 @@ bool contains(const std::string& hay, const std::string& needle) {
 }
 
 }  // namespace
+
+// The hot path's table lookup gives the reference's bucket at and around every bucket bound, on
+// a sweep of every scale, and at the extremes.
+TEST(metrics, histogram_bucket_fast_equals_the_reference) {
+  std::vector<uint64_t> values = {0, 1, 999, 1'000, 1'001, UINT64_MAX - 1, UINT64_MAX};
+  for (uint32_t b = 0; b + 1 < histogram_buckets; ++b) {
+    const uint64_t u = histogram_upper_ns(b);
+    values.insert(values.end(), {u - 1, u, u + 1});
+  }
+  for (uint64_t v = 1'000; v < (uint64_t(1) << 62); v += v / 997 + 1) values.push_back(v);
+  for (int bit = 0; bit < 64; ++bit) {
+    const uint64_t p = uint64_t(1) << bit;
+    values.insert(values.end(), {p - 1, p, p + 1});
+  }
+  uint32_t max_steps = 0;
+  for (uint64_t v : values) {
+    ASSERT_EQ(histogram_bucket_fast(v), histogram_bucket(v)) << v;
+    if (v > histogram_min_ns) {
+      const uint64_t x = v - 1;
+      const uint32_t len = uint32_t(std::bit_width(x));
+      const uint32_t first =
+          detail::histogram_table.first[((len - 1) << 4) | ((x >> (len - 5)) & 15)];
+      max_steps = std::max(max_steps, histogram_bucket(v) - first);
+    }
+  }
+  EXPECT_LE(max_steps, 2u);  // what the header promises: a step or two
+}
 
 TEST(metrics, histogram_bucket_bounds_are_inclusive) {
   EXPECT_EQ(histogram_bucket(0), 0u);
