@@ -292,7 +292,7 @@ void gateway_metrics::end(uint32_t shard, const exchange_note& n, uint16_t statu
   if (n.upstream_ttfb_ns) b.observe_ns(_upstream_ttfb, p, n.upstream_ttfb_ns);
   if (n.upstream_ns) b.observe_ns(_upstream_duration, p, n.upstream_ns);
   int kind = -1;
-  for (uint32_t k = 0; k < error_kind_count; ++k) {
+  for (uint32_t k = 0; k < error_kind_count && !n.error.empty(); ++k) {  // most requests: none
     if (n.error == upstream_error_kinds[k]) kind = int(k);
   }
   if (kind < 0 && n.upstream_status >= 500) kind = int(error_kind_count - 1);
