@@ -1,13 +1,12 @@
 #include "access.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <ctime>
 
 #include <ringgate/json/writer.hpp>
+#include <ringgate/runtime/bytes.hpp>
 #include <ringgate/runtime/clock.hpp>
 #include <ringgate/runtime/log.hpp>
 
@@ -18,35 +17,6 @@ constexpr size_t text_max = 160;  // any one variable string field
 
 [[gnu::always_inline]] inline std::string_view clip(std::string_view s) noexcept {
   return {s.data(), std::min(s.size(), text_max)};  // called 12 times a line: no call
-}
-
-// "1.2.3.4:5678" or "[::1]:5678" into buf (64 bytes); empty when unknown.
-std::string_view peer_text(const net::address& a, char* buf) noexcept {
-  if (a.len == 0) return {};
-  const sockaddr* sa = a.sa();
-  char* p = buf;
-  uint16_t port = 0;
-  if (sa->sa_family == AF_INET) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-    const auto* octet = reinterpret_cast<const unsigned char*>(&in->sin_addr);
-    for (int i = 0; i < 4; ++i) {
-      p = std::to_chars(p, p + 3, unsigned(octet[i])).ptr;
-      *p++ = i < 3 ? '.' : ':';
-    }
-    port = ntohs(in->sin_port);
-  } else if (sa->sa_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    *p++ = '[';
-    if (!inet_ntop(AF_INET6, &in6->sin6_addr, p, INET6_ADDRSTRLEN)) return {};
-    p += std::strlen(p);
-    *p++ = ']';
-    *p++ = ':';
-    port = ntohs(in6->sin6_port);
-  } else {
-    return {};
-  }
-  p = std::to_chars(p, p + 5, unsigned(port)).ptr;
-  return {buf, size_t(p - buf)};
 }
 
 // The line is built from literal fragments (keys and punctuation together), with the values in
@@ -85,18 +55,33 @@ class line_builder {
   line_builder& str_or_null(std::string_view v) noexcept {
     return v.empty() ? lit("null") : str(clip(v));
   }
+  // A configured name's JSON token (`json`, built at start-up) when there is one and the name is
+  // not clipped, else the text escaped here: the same bytes either way.
+  line_builder& token_or_str(std::string_view json, std::string_view text) noexcept {
+    return !json.empty() && text.size() <= text_max ? lit(json) : str_or_null(text);
+  }
   line_builder& num(uint64_t v) noexcept {
+    if constexpr (!Checked) {  // the bound covers the longest number: digits straight into place
+      _p = std::to_chars(_p, _p + 20, v).ptr;
+      return *this;
+    }
     char digits[20];
     return lit({digits, size_t(std::to_chars(digits, digits + sizeof digits, v).ptr - digits)});
+  }
+  line_builder& timestamp(int64_t unix_us) noexcept {
+    if (!room(log::ts_chars)) return *this;
+    log::format_utc_us(unix_us, _p);
+    _p += log::ts_chars;
+    return *this;
   }
   // Milliseconds with microsecond precision, trailing fraction zeros dropped ("53.45", "7").
   line_builder& millis(uint64_t ns) noexcept {
     const uint64_t us = ns / 1000;
     num(us / 1000);
-    if (uint64_t frac = us % 1000; frac != 0) {
-      char f[4] = {'.', char('0' + frac / 100), char('0' + frac / 10 % 10), char('0' + frac % 10)};
-      size_t n = 4;
-      while (f[n - 1] == '0') --n;
+    if (const auto frac = uint32_t(us % 1000); frac != 0) {
+      char f[4] = {'.', char('0' + frac / 100)};
+      runtime::put_two_digits(f + 2, frac % 100);
+      const size_t n = frac % 10 ? 4 : frac % 100 ? 3 : 2;
       lit({f, n});
     }
     return *this;
@@ -142,24 +127,26 @@ size_t escaped_max(std::string_view s) noexcept {
 
 struct line_fields {
   std::string_view id, client, method, path;
+  bool method_plain, path_plain;  // a known method's name, an endpoint's path: nothing to escape
 };
 
 template <bool Checked>
 size_t write_line(const line_fields& f, const exchange_note& n, uint16_t status,
                   uint64_t duration_ns, int64_t unix_us, std::span<char> out) noexcept {
-  char ts[log::ts_chars];
-  log::format_utc_us(unix_us, ts);
   const double cost = cost_usd(n);
 
   line_builder<Checked> b(out);
-  b.lit("{\"time\":\"").lit({ts, sizeof ts}).lit("\",\"request_id\":");
+  b.lit("{\"time\":\"").timestamp(unix_us).lit("\",\"request_id\":");
   f.id.empty() ? b.lit("null") : b.quoted(f.id);
   b.lit(",\"client\":");
   f.client.empty() ? b.lit("null") : b.quoted(f.client);
-  b.lit(",\"method\":").str(clip(f.method)).lit(",\"path\":").str(clip(f.path));
-  b.lit(",\"status\":").num(status).lit(",\"model\":").str_or_null(n.model);
-  b.lit(",\"provider\":").str_or_null(n.provider);
-  b.lit(",\"upstream_model\":").str_or_null(n.upstream_model);
+  b.lit(",\"method\":");
+  f.method_plain ? b.quoted(f.method) : b.str(clip(f.method));
+  b.lit(",\"path\":");
+  f.path_plain ? b.quoted(f.path) : b.str(clip(f.path));
+  b.lit(",\"status\":").num(status).lit(",\"model\":").token_or_str(n.model_json, n.model);
+  b.lit(",\"provider\":").token_or_str(n.provider_json, n.provider);
+  b.lit(",\"upstream_model\":").token_or_str(n.upstream_model_json, n.upstream_model);
   b.lit(n.stream ? std::string_view(",\"stream\":true,\"tokens_in\":")
                  : std::string_view(",\"stream\":false,\"tokens_in\":"));
   if (n.usage_known) {
@@ -191,12 +178,18 @@ double cost_usd(const exchange_note& n) noexcept {
          1e6;
 }
 
-size_t format_access_line(const http::request_head& head, const net::address& peer,
+size_t format_access_line(const http::request_head& head, std::string_view client,
                           const exchange_note& n, uint16_t status, uint64_t duration_ns,
                           int64_t unix_us, std::span<char> out) noexcept {
-  char peer_buf[64];
-  const line_fields f{n.request_id_view(), peer_text(peer, peer_buf), head.method_text,
-                      head.path()};  // the path without the query
+  // A method other than method::other is one of the parser's names (tchar only); an endpoint
+  // other than `other` was matched on exactly its path. Both are plain: no escape check.
+  const bool known_path = n.ep < endpoint::other;
+  const line_fields f{n.request_id_view(),
+                      client,
+                      head.method_text,
+                      known_path ? endpoint_paths[size_t(n.ep)] : head.path(),  // without query
+                      head.meth != http::method::other,
+                      known_path};
   const size_t bound = line_fixed_max + f.id.size() + 2 + f.client.size() + 2 +
                        escaped_max(f.method) + escaped_max(f.path) + escaped_max(n.model) +
                        escaped_max(n.provider) + escaped_max(n.upstream_model) +
@@ -211,11 +204,12 @@ void write_access_line(log::access_batch& batch, httpd::exchange& ex, const exch
   std::span<char> room = batch.reserve(access_room);
   if (room.empty()) {  // every block of the batch is still with the writer: one slot for the line
     char buf[access_line_max];
-    size_t len = format_access_line(ex.head(), ex.peer(), n, status, duration_ns, unix_us, buf);
+    size_t len =
+        format_access_line(ex.head(), ex.peer_text(), n, status, duration_ns, unix_us, buf);
     len ? log::access(std::string_view(buf, len)) : log::access_batch::drop();
     return;
   }
-  size_t len = format_access_line(ex.head(), ex.peer(), n, status, duration_ns, unix_us, room);
+  size_t len = format_access_line(ex.head(), ex.peer_text(), n, status, duration_ns, unix_us, room);
   if (len == 0) log::access_batch::drop();
   batch.commit(len);
 }

@@ -21,7 +21,9 @@ double cost_usd(const exchange_note& n) noexcept;
 // Formats the access line for one finished exchange into `out`; returns its length (0 when it
 // did not fit: every variable field is cut at 160 bytes, so only text that is mostly escapes
 // can make a line pass access_line_max).
-size_t format_access_line(const http::request_head& head, const net::address& peer,
+// `client`: the peer address as text (httpd::exchange::peer_text), empty when unknown. n.ep must
+// be `other` unless the request's path is that endpoint's (the handler's dispatch sets it so).
+size_t format_access_line(const http::request_head& head, std::string_view client,
                           const exchange_note& n, uint16_t status, uint64_t duration_ns,
                           int64_t unix_us, std::span<char> out) noexcept;
 

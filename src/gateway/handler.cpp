@@ -195,14 +195,16 @@ runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
 }
 
 runtime::task<void> shard_handler::dispatch(httpd::exchange& ex, exchange_note& note) {
+  // Endpoints are matched on endpoint_paths, exactly (the access line relies on it).
+  constexpr auto path_of = [](endpoint e) { return endpoint_paths[size_t(e)]; };
   std::string_view path = ex.head().path();
-  if (path == "/health" || path == "/ready") {
-    note.ep = path == "/health" ? endpoint::health : endpoint::ready;
+  if (path == path_of(endpoint::health) || path == path_of(endpoint::ready)) {
+    note.ep = path == path_of(endpoint::health) ? endpoint::health : endpoint::ready;
     health(ex, path, note);
     co_return;
   }
-  if (path == "/v1/chat/completions" || path == "/v1/embeddings") {
-    bool chat = path == "/v1/chat/completions";
+  if (path == path_of(endpoint::chat) || path == path_of(endpoint::embeddings)) {
+    bool chat = path == path_of(endpoint::chat);
     note.ep = chat ? endpoint::chat : endpoint::embeddings;
     if (ex.head().meth != http::method::post) {
       ex.error(405, "method not allowed", "method_not_allowed",
@@ -217,7 +219,7 @@ runtime::task<void> shard_handler::dispatch(httpd::exchange& ex, exchange_note& 
     co_await _admin->serve(ex, lines.text);
     co_return;
   }
-  if (path == "/v1/models") {
+  if (path == path_of(endpoint::models)) {
     note.ep = endpoint::models;
     if (ex.head().meth != http::method::get && ex.head().meth != http::method::head) {
       ex.error(405, "method not allowed", "method_not_allowed",

@@ -5,6 +5,7 @@
 // handler then holds a null gateway_metrics* and does no metric work at all.
 #pragma once
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,11 @@ class route_table;
 struct resolved_model;
 
 enum class endpoint : uint8_t { chat, embeddings, models, health, ready, other, count_ };
+// The request path of each endpoint but `other`: the handler names an endpoint only when the
+// path (without its query) is exactly this.
+inline constexpr std::string_view endpoint_paths[] = {
+    "/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health", "/ready", {}};
+static_assert(std::size(endpoint_paths) == size_t(endpoint::count_));
 
 // Why governance refused a request (govern.cpp), for metrics.
 enum class key_refusal : uint8_t {
@@ -43,6 +49,9 @@ struct exchange_note {
   std::string_view provider;        // configured provider name (of the attempt that answered)
   uint32_t provider_index = UINT32_MAX;  // its index in the route table; none: the model's
   std::string_view upstream_model;  // as sent upstream
+  // The same three as JSON string tokens when they are configured names (built at start-up, so
+  // the access line copies them instead of escaping them); empty: the line escapes the text.
+  std::string_view model_json, provider_json, upstream_model_json;
   const config::model_price* price = nullptr;  // a configured model's prices, else null
   bool stream = false;
   bool usage_known = false;

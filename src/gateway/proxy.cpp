@@ -162,14 +162,21 @@ std::string_view response_header_lines(call_state& c, char* buf, size_t cap,
 // What the access log and metrics need from a finished call.
 void fill_note(const call_state& c, exchange_note& n) noexcept {
   n.model = c.info.model;
+  if (c.route.model) n.model_json = c.route.model->quoted_name;  // the client asked for it by name
   n.stream = c.info.stream;
   if (c.winner.provider) {
     n.provider = c.winner.provider->name;
+    n.provider_json = c.winner.provider->quoted_name;
     n.provider_index = uint32_t(c.winner.provider - c.h.routes().providers().data());
-    n.upstream_model = c.winner.target ? std::string_view(c.winner.target->upstream_model)
-                                       : c.route.upstream_model;
+    if (c.winner.target) {
+      n.upstream_model = c.winner.target->upstream_model;
+      n.upstream_model_json = c.winner.target->quoted_upstream;
+    } else {
+      n.upstream_model = c.route.upstream_model;  // provider/model form: the client's text
+    }
   } else if (c.route.provider) {
     n.provider = c.route.provider->name;
+    n.provider_json = c.route.provider->quoted_name;
   }
   // The price of what ran: a fallback model's when one answered.
   const model_route* ran = c.served ? c.served : c.route.model;

@@ -61,6 +61,7 @@ std::expected<void, std::string> route_table::add_provider(const config::provide
                                                            uint32_t shards) {
   provider_route r;
   r.name = p.name;
+  r.quoted_name = quote(p.name);
   r.kind = p.kind;
   r.first_endpoint = uint32_t(_endpoints.size());
   std::vector<std::string> urls = p.base_urls;
@@ -132,6 +133,7 @@ std::expected<void, std::string> route_table::add_model(const config::config& cf
                                                         const config::model_config& m) {
   model_route r;
   r.name = m.name;
+  r.quoted_name = quote(m.name);
   r.price = m.price;
   r.price_nano = governance::price::from(m.price);
   r.reserve_output_tokens = m.reserve_output_tokens;

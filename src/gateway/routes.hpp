@@ -40,6 +40,7 @@ enum class full_policy : uint8_t { reject, failover };
 
 struct provider_route {
   std::string name;
+  std::string quoted_name;  // its JSON string token, for the access line
   std::string kind;
   // https base_url: the shared, read-only client configuration (CA chain, verification policy).
   std::unique_ptr<tls::client_config> tls;
@@ -82,6 +83,7 @@ struct pool_route {
 
 struct model_route {
   std::string name;       // public name
+  std::string quoted_name;  // its JSON string token, for the access line
   uint32_t provider = 0;  // the first target's provider: the model's "provider" metric label
   config::model_price price;
   pool_route pool;

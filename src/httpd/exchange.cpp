@@ -72,16 +72,16 @@ runtime::task<int> response_buffer::flush(net::stream& io, uint64_t deadline_ns)
 
 net::stream& exchange::io() noexcept { return _conn.io; }
 
-const net::address& exchange::peer() noexcept {
+std::string_view exchange::peer_text() noexcept {
   if (!_conn.peer_known) {
     _conn.peer_known = true;
-    _conn.peer.len = sizeof(_conn.peer.storage);
-    if (::getpeername(_conn.io.fd(), reinterpret_cast<sockaddr*>(&_conn.peer.storage),
-                      &_conn.peer.len) != 0) {
-      _conn.peer.len = 0;
-    }
+    net::address a;
+    a.len = sizeof(a.storage);
+    const bool known =
+        ::getpeername(_conn.io.fd(), reinterpret_cast<sockaddr*>(&a.storage), &a.len) == 0;
+    _conn.peer_text_len = known ? uint8_t(net::format_address_to(a.sa(), _conn.peer_text)) : 0;
   }
-  return _conn.peer;
+  return {_conn.peer_text, _conn.peer_text_len};
 }
 runtime::shard& exchange::shard() noexcept { return _listener.shard(); }
 bool exchange::draining() const noexcept { return _listener.draining(); }

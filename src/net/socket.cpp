@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 namespace rg::net {
@@ -42,19 +43,35 @@ std::expected<address, std::string> make_address(std::string_view host, uint16_t
   return std::unexpected("not a numeric IP address: " + h);
 }
 
-std::string format_address(const sockaddr* sa) {
-  char buf[INET6_ADDRSTRLEN] = {};
+size_t format_address_to(const sockaddr* sa, char (&out)[address_text_max]) noexcept {
+  char* p = out;
+  uint16_t port = 0;
   if (sa->sa_family == AF_INET) {
     auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof(buf));
-    return std::string(buf) + ":" + std::to_string(ntohs(v4->sin_port));
-  }
-  if (sa->sa_family == AF_INET6) {
+    const auto* octet = reinterpret_cast<const unsigned char*>(&v4->sin_addr);
+    for (int i = 0; i < 4; ++i) {
+      p = std::to_chars(p, p + 3, unsigned(octet[i])).ptr;
+      *p++ = i < 3 ? '.' : ':';
+    }
+    port = ntohs(v4->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
     auto* v6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof(buf));
-    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(v6->sin6_port));
+    *p++ = '[';
+    if (!inet_ntop(AF_INET6, &v6->sin6_addr, p, INET6_ADDRSTRLEN)) return 0;
+    p += std::strlen(p);
+    *p++ = ']';
+    *p++ = ':';
+    port = ntohs(v6->sin6_port);
+  } else {
+    return 0;
   }
-  return "unknown";
+  return size_t(std::to_chars(p, p + 5, unsigned(port)).ptr - out);
+}
+
+std::string format_address(const sockaddr* sa) {
+  char buf[address_text_max];
+  size_t n = format_address_to(sa, buf);
+  return n ? std::string(buf, n) : std::string("unknown");
 }
 
 std::expected<int, std::string> listen_on(const address& addr, const listener_options& opts) {

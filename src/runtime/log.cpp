@@ -39,6 +39,8 @@
 #include <string>
 #include <thread>
 
+#include <ringgate/runtime/bytes.hpp>
+
 namespace rg::log {
 namespace {
 
@@ -553,7 +555,10 @@ void format_utc_us(int64_t unix_us, char* out) noexcept {
   thread_local char cached[20];  // "YYYY-MM-DDTHH:MM:SS."
   if (secs == cached_secs) {
     std::memcpy(out, cached, sizeof cached);
-    for (int i = 5; i >= 0; --i, us /= 10) out[20 + i] = static_cast<char>('0' + us % 10);
+    const auto u = static_cast<uint32_t>(us);  // < 10^6: three digit pairs
+    runtime::put_two_digits(out + 20, u / 10000);
+    runtime::put_two_digits(out + 22, u / 100 % 100);
+    runtime::put_two_digits(out + 24, u % 100);
     out[26] = 'Z';
     return;
   }

@@ -87,8 +87,9 @@ class exchange {
   // Handlers that break the framing (e.g. an unterminated stream) must close the connection.
   void force_close() noexcept { _mode = close_mode::close; }
   net::stream& io() noexcept;
-  // The client's address (getpeername once per connection); len 0 when unknown.
-  const net::address& peer() noexcept;
+  // The client's address as text ("1.2.3.4:5678", "[::1]:5678"): getpeername and formatting
+  // once per connection. Empty when unknown.
+  std::string_view peer_text() noexcept;
   runtime::shard& shard() noexcept;
   shard_listener& listener() noexcept { return _listener; }
   bool draining() const noexcept;

@@ -25,7 +25,10 @@ namespace rg::httpd {
 struct connection {
   connection(runtime::shard& s, runtime::block_pool& pool, int fd) noexcept : io(s, pool, fd) {}
   net::stream io;
-  net::address peer;         // the client's address, looked up on first use (access log)
+  // The client's address as text, looked up and formatted on first use (the access log): once
+  // per connection, not per request.
+  char peer_text[net::address_text_max];
+  uint8_t peer_text_len = 0;
   bool peer_known = false;
   uint32_t index = 0;
   uint32_t generation = 0;

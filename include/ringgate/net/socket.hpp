@@ -23,6 +23,10 @@ struct address {
 // host is a numeric IPv4/IPv6 literal (brackets already stripped).
 std::expected<address, std::string> make_address(std::string_view host, uint16_t port);
 std::string format_address(const sockaddr* sa);
+// The same text written into `out` without allocating ("1.2.3.4:5678", "[2001:db8::1]:5678");
+// returns its length, 0 for a family other than IPv4 and IPv6.
+inline constexpr size_t address_text_max = 1 + INET6_ADDRSTRLEN + 7;  // [ addr NUL ]:65535
+size_t format_address_to(const sockaddr* sa, char (&out)[address_text_max]) noexcept;
 
 struct listener_options {
   int backlog = 4096;

@@ -167,4 +167,15 @@ inline size_t rfind_bytes(std::string_view hay, std::string_view needle,
   return npos;
 }
 
+// Decimal digits two at a time ("00" … "99"): the access line writes a timestamp and a dozen
+// numbers a request, and a digit pair per step halves the divisions of a digit-by-digit loop.
+inline constexpr char decimal_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+// Writes v (< 100) as exactly two digits.
+inline void put_two_digits(char* out, uint32_t v) noexcept {
+  std::memcpy(out, decimal_pairs + 2 * v, 2);
+}
+
 }  // namespace rg::runtime

@@ -73,17 +73,19 @@ std::string reference_line(const http::request_head& head, std::string_view peer
 // much room, and refuses one byte less.
 std::string line(const http::request_head& head, const net::address& peer, const exchange_note& n,
                  uint16_t status, uint64_t duration_ns) {
+  char text[net::address_text_max];
+  const std::string_view client(text, peer.len ? net::format_address_to(peer.sa(), text) : 0);
   char buf[access_room];
   size_t len =
-      format_access_line(head, peer, n, status, duration_ns, unix_us, std::span<char>(buf));
+      format_access_line(head, client, n, status, duration_ns, unix_us, std::span<char>(buf));
   EXPECT_GT(len, 0u);
   EXPECT_LE(len, access_line_max);
   std::string out(buf, len);
   std::vector<char> exact(len);
-  EXPECT_EQ(format_access_line(head, peer, n, status, duration_ns, unix_us, exact), len);
+  EXPECT_EQ(format_access_line(head, client, n, status, duration_ns, unix_us, exact), len);
   EXPECT_EQ(std::string(exact.data(), len), out);
   std::vector<char> short_by_one(len - 1);
-  EXPECT_EQ(format_access_line(head, peer, n, status, duration_ns, unix_us, short_by_one), 0u);
+  EXPECT_EQ(format_access_line(head, client, n, status, duration_ns, unix_us, short_by_one), 0u);
   simdjson::dom::parser parser;
   EXPECT_EQ(parser.parse(out).error(), simdjson::SUCCESS) << out;
   return out;
@@ -157,6 +159,44 @@ TEST(AccessLine, EscapesClientTextLikeJsonWriter) {
     EXPECT_EQ(line(head, ipv4("1.2.3.4", 80), n, 400, 1),
               reference_line(head, "1.2.3.4:80", n, 400, 1))
         << model;
+  }
+}
+
+std::string quote(std::string_view s) {
+  char buf[2048];
+  json::json_writer w{std::span<char>(buf)};
+  w.string(s);
+  return std::string(w.view());
+}
+
+// Configured names come with their JSON tokens (built at start-up), a known method and an
+// endpoint's path are written without an escape check: the line is the same as when every
+// field is escaped on the spot, including names that need escaping or clipping.
+TEST(AccessLine, PrebuiltTokensAndKnownPathsWriteTheSameBytes) {
+  const std::string long_name(200, 'n');
+  for (std::string name :
+       {std::string("mock-small"), std::string("we\"ird\\name\x01"), long_name}) {
+    const std::string token = quote(name);
+    exchange_note n;
+    n.model = name;
+    n.model_json = token;
+    n.provider = name;
+    n.provider_json = token;
+    n.upstream_model = name;
+    n.upstream_model_json = token;
+    n.ep = endpoint::chat;
+    auto head = head_of("POST", "/v1/chat/completions?stream=1");
+    head.meth = http::method::post;
+    EXPECT_EQ(line(head, ipv4("127.0.0.1", 1), n, 200, 1'234'567),
+              reference_line(head, "127.0.0.1:1", n, 200, 1'234'567))
+        << name;
+  }
+  for (auto ep : {endpoint::embeddings, endpoint::models, endpoint::health, endpoint::ready}) {
+    exchange_note n;
+    n.ep = ep;
+    auto head = head_of("GET", endpoint_paths[size_t(ep)]);
+    head.meth = http::method::get;
+    EXPECT_EQ(line(head, net::address{}, n, 200, 10), reference_line(head, "", n, 200, 10));
   }
 }
 

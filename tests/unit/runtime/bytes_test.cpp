@@ -157,5 +157,13 @@ TEST(FindBytes, BytesAboveAscii) {
   expect_same_as_find(hay, "\xff\x80\x81");
 }
 
+TEST(DecimalPairs, EveryValueIsItsTwoDigits) {
+  for (uint32_t v = 0; v < 100; ++v) {
+    char out[3] = {'x', 'x', 'x'};
+    put_two_digits(out, v);
+    EXPECT_EQ(std::string(out, 3), std::to_string(v / 10) + std::to_string(v % 10) + "x") << v;
+  }
+}
+
 }  // namespace
 }  // namespace rg::runtime

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <thread>
 
+#include <ringgate/net/socket.hpp>
 #include <ringgate/upstream/endpoint.hpp>
 
 using namespace rg;
@@ -128,4 +129,21 @@ TEST(endpoint, log_claims_are_rate_limited_per_topic) {
   EXPECT_TRUE(ep.claim_log(log_topic::pool_exhausted, 3, interval, suppressed));
   EXPECT_TRUE(ep.claim_log(log_topic::tls_failure, 1 + interval, interval, suppressed));
   EXPECT_EQ(suppressed, 2u);  // the two refused since the last claim
+}
+
+TEST(address_text, matches_format_address_and_refuses_other_families) {
+  for (auto [host, port] :
+       {std::pair{"0.0.0.0", 0}, std::pair{"255.255.255.255", 65535},
+        std::pair{"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", 65535}, std::pair{"::1", 8}}) {
+    auto a = net::make_address(host, uint16_t(port));
+    ASSERT_TRUE(a) << host;
+    char text[net::address_text_max];
+    const size_t n = net::format_address_to(a->sa(), text);
+    EXPECT_EQ(std::string(text, n), net::format_address(a->sa())) << host;
+    EXPECT_GT(n, 0u);
+  }
+  net::address none;  // AF_UNSPEC
+  char text[net::address_text_max];
+  EXPECT_EQ(net::format_address_to(none.sa(), text), 0u);
+  EXPECT_EQ(net::format_address(none.sa()), "unknown");
 }
