@@ -787,19 +787,15 @@ access_batch::block* access_batch::free_block() noexcept {
   return nullptr;
 }
 
-std::span<char> access_batch::reserve(size_t max) noexcept {
+std::span<char> access_batch::reserve_in_next_block(size_t max) noexcept {
   if (max + 1 > block_bytes) return {};
-  if (_current != nullptr && block_bytes - _current->len < max + 1) hand_over();
-  if (_current == nullptr) _current = free_block();
+  if (_current != nullptr) hand_over();  // no room left in it
+  _current = free_block();
   if (_current == nullptr) return {};
-  return {_current->data + _current->len, max};
-}
-
-void access_batch::commit(size_t n) noexcept {
-  if (_current == nullptr || n == 0) return;
-  _current->data[_current->len + n] = '\n';
-  _current->len += uint32_t(n + 1);
-  ++_current->lines;
+  _cursor = _current->data;  // a free block is empty
+  _end = _current->data + block_bytes;
+  _lines = 0;
+  return {_cursor, max};
 }
 
 void access_batch::drop() noexcept {
@@ -810,14 +806,15 @@ void access_batch::flush() noexcept {
   if (pending()) hand_over();
 }
 
-bool access_batch::pending() const noexcept {
-  return _current != nullptr && _current->len > 0;
-}
-
 void access_batch::hand_over() noexcept {
   block* b = _current;
+  if (b == nullptr) return;
+  b->len = uint32_t(_cursor - b->data);
+  b->lines = _lines;
   _current = nullptr;
-  if (b == nullptr || b->len == 0) return;
+  _cursor = _end = nullptr;
+  _lines = 0;
+  if (b->len == 0) return;
   b->queued.store(true, std::memory_order_relaxed);
   size_t free_left = 0;
   for (block* other : _blocks) {

@@ -99,24 +99,40 @@ class access_batch {
   // Room for one line of at most `max` bytes (the newline comes on top), in place. Empty when
   // every block is still queued (or none can be allocated): send that line through access()
   // (which keeps the order: no line of this batch is pending then), or drop() it.
-  std::span<char> reserve(size_t max) noexcept;
+  // Inline: every access line takes this path (a call each for reserve, commit and pending
+  // was a tenth of the line's cost); the block changes out of line.
+  std::span<char> reserve(size_t max) noexcept {
+    if (max + 1 <= size_t(_end - _cursor)) return {_cursor, max};
+    return reserve_in_next_block(max);
+  }
   // The line written into the last reserve(): n bytes (0: nothing; the reservation is abandoned).
-  void commit(size_t n) noexcept;
+  void commit(size_t n) noexcept {
+    if (_cursor == nullptr || n == 0) return;
+    _cursor[n] = '\n';
+    _cursor += n + 1;
+    ++_lines;
+  }
   // Counts a line that could not be reserved or formatted as dropped.
   static void drop() noexcept;
   // Hands the current block to the writer if it holds any line.
   void flush() noexcept;
   // Lines wait in the current block for a flush() (or for the block to fill).
-  bool pending() const noexcept;
+  bool pending() const noexcept { return _lines != 0; }
 
   struct block;  // log.cpp
 
  private:
+  std::span<char> reserve_in_next_block(size_t max) noexcept;
   block* free_block() noexcept;
   void hand_over() noexcept;
 
   block* _blocks[blocks] = {};
   block* _current = nullptr;
+  // The current block's free part and its lines so far (its len and lines are set when it is
+  // handed over); all null / 0 without a current block.
+  char* _cursor = nullptr;
+  char* _end = nullptr;
+  uint32_t _lines = 0;
 };
 
 inline void debug(std::string_view m, std::initializer_list<field> f = {}) noexcept {
