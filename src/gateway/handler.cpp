@@ -179,13 +179,9 @@ runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
   const uint64_t end_ns = runtime::monotonic_ns();
   const uint64_t duration_ns = end_ns - started_ns;
   const uint16_t status = ex.out().last_status();
-  if (_metrics) {
-    _metrics->end(_shard.id(), note, status, duration_ns);
-    if (note.model_slot) {
-      bool answered = note.provider_index < _routes.providers().size();
-      publish_pool(answered ? note.provider_index : _metrics->provider_of_slot(note.model_slot));
-    }
-  }
+  // Pool gauges are not refreshed here: _pool_timer does it every pool_publish_ms (a shard pays
+  // nothing per request for figures only a scrape reads).
+  if (_metrics) _metrics->end(_shard.id(), note, status, duration_ns);
   if (_cfg.log.access_log) {
     write_access_line(_access, ex, note, status, duration_ns, end_ns);
     if (_access.pending() && !_access_timer.armed()) {

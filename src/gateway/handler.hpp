@@ -102,8 +102,8 @@ class shard_handler final : public httpd::handler {
   std::unique_ptr<char[]> _json_scratch = std::make_unique<char[]>(scratch_bytes + 64);
   uint64_t _request_seq = 0;
   uint64_t _id_salt = 0;
-  // Pools also change while no request ends (idle connections the server closed): refreshed
-  // every pool_publish_ms too.
+  // The pools' figures are copied into the metric block every pool_publish_ms (and at drain),
+  // not per request: a scrape or /admin/providers sees them at most that old.
   runtime::timer _pool_timer;
   static constexpr uint64_t pool_publish_ms = 1000;
   // Access lines wait in this shard's batch at most access_flush_ms (the timer is armed by the
