@@ -168,8 +168,11 @@ void shard_handler::assign_request_id(const http::request_head& head,
 
 runtime::task<void> shard_handler::handle(httpd::exchange& ex) {
   // With metrics and the access log both off, nothing is measured: not even the clock is read.
+  // A request starts at its loop turn's time (the shard read it when the turn began; the proxy's
+  // deadlines, TTFT and the ledger's latency count from it too), so a request that waited behind
+  // others of the same turn is charged that wait; it ends at a clock read of its own.
   const bool observed = _metrics || _cfg.log.access_log;
-  const uint64_t started_ns = observed ? runtime::monotonic_ns() : 0;
+  const uint64_t started_ns = _shard.now_ns();
   ex.out().forget_status();
   exchange_note note;
   assign_request_id(ex.head(), note);
