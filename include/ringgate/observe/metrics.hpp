@@ -114,15 +114,19 @@ constexpr histogram_tables make_histogram_tables() noexcept {
   return t;
 }
 inline constexpr histogram_tables histogram_table = make_histogram_tables();
+// The first bucket of ns's sub-bin (ns > histogram_min_ns): the table's guess, at most two below.
+inline uint32_t histogram_first_bucket(uint64_t ns) noexcept {
+  const uint64_t x = ns - 1;
+  const uint32_t len = uint32_t(std::bit_width(x));
+  const uint32_t sub =
+      uint32_t(x >> (len - 1 - histogram_sub_bits)) & ((1u << histogram_sub_bits) - 1);
+  return histogram_table.first[((len - 1) << histogram_sub_bits) | sub];
+}
 }  // namespace detail
 
 inline uint32_t histogram_bucket_fast(uint64_t ns) noexcept {
   if (ns <= histogram_min_ns) return 0;
-  const uint64_t x = ns - 1;
-  const uint32_t len = uint32_t(std::bit_width(x));
-  const uint32_t sub = uint32_t(x >> (len - 1 - detail::histogram_sub_bits)) &
-                       ((1u << detail::histogram_sub_bits) - 1);
-  uint32_t b = detail::histogram_table.first[((len - 1) << detail::histogram_sub_bits) | sub];
+  uint32_t b = detail::histogram_first_bucket(ns);
   while (ns > detail::histogram_table.upper[b]) ++b;  // the last bucket's bound is UINT64_MAX
   return b;
 }
