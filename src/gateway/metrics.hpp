@@ -90,9 +90,6 @@ class gateway_metrics final : public upstream::tls_observer {
   void begin(uint32_t shard) noexcept { _blocks[shard]->add(_in_flight, 0); }
   void end(uint32_t shard, const exchange_note& n, uint16_t status, uint64_t duration_ns) noexcept;
 
-  // Provider index of a model slot (slot ≥ 1).
-  uint32_t provider_of_slot(uint32_t slot) const noexcept;
-
   // Streams, recorded by the relay on its shard (no allocation, no clock read: the caller passes
   // the shard's cached time). A chunk is one relayed data event other than [DONE].
   void stream_first_token(uint32_t shard, uint32_t provider, uint64_t ns) noexcept {
@@ -140,6 +137,8 @@ class gateway_metrics final : public upstream::tls_observer {
   void watch_ledger(const governance::ledger_counters* counters);
 
  private:
+  // Provider index of a model slot (slot ≥ 1).
+  uint32_t provider_of_slot(uint32_t slot) const noexcept;
   void add_tls_families(const httpd::http_server& data);
   // Governance families (metrics_keys.cpp): per key, and refusals.
   void add_key_families(const std::vector<config::key_config>& keys);
