@@ -37,21 +37,6 @@ constexpr size_t iov_max = 256;         // iovecs per send
 constexpr size_t event_line_max = 512 * 1024;
 constexpr size_t gather_min_pieces = 6;  // iovecs in one send from which they are gathered
 
-// Whether an OpenAI chunk's text carries generated output: a non-empty "content" (or tool-call
-// "arguments") string. The role-only first chunk ("content":"") does not.
-bool carries_content(std::string_view text) noexcept {
-  for (std::string_view key :
-       {std::string_view("\"content\":"), std::string_view("\"arguments\":")}) {
-    for (size_t at = runtime::find_bytes(text, key); at != std::string_view::npos;
-         at = runtime::find_bytes(text, key, at + 1)) {
-      std::string_view v = text.substr(at + key.size());
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      if (v.size() > 1 && v[0] == '"' && v[1] != '"') return true;
-    }
-  }
-  return false;
-}
-
 // Where the `"usage":null}` that ends an event's data starts (line endings aside), or npos. Once
 // include_usage is on, OpenAI's chunks (and the compatible servers') end with it, so most events
 // are settled from their last bytes instead of searched whole. Only a root member can be last on
@@ -267,7 +252,7 @@ void relay::note_chunk(std::string_view text) noexcept {
     _metrics->stream_gap(_c.h.shard().id(), _provider, now - _last_chunk_ns);
   }
   _last_chunk_ns = now;
-  if (!_content_seen && carries_content(text)) {
+  if (!_content_seen && json::openai_chunk_has_output(text)) {
     _content_seen = true;
     _metrics->stream_first_token(_c.h.shard().id(), _provider, now - _c.started_ns);
   }

@@ -6,6 +6,7 @@
 #include <ringgate/runtime/bytes.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace rg::json {
@@ -365,6 +366,40 @@ std::optional<usage> extract_usage_openai(std::string_view payload, std::span<ch
   std::optional<std::string_view> padded = copy_padded(payload, scratch);
   if (!padded) return std::nullopt;
   return extract_usage_openai(*padded);
+}
+
+bool openai_chunk_has_output(std::string_view text) noexcept {
+  static constexpr std::string_view content = "\"content\":", arguments = "\"arguments\":";
+  const char* p = text.data();
+  const size_t n = text.size();
+  // At a '"' followed by 'c' or 'a': one of the keys there, its value a string of one byte or
+  // more (after blanks)?
+  const auto output_at = [p, n](size_t k) noexcept {
+    const std::string_view key = p[k + 1] == 'c' ? content : arguments;
+    if (n - k < key.size() || !runtime::equal_bytes(p + k, key.data(), key.size())) return false;
+    size_t v = k + key.size();
+    while (v < n && (p[v] == ' ' || p[v] == '\t')) ++v;
+    return n - v > 1 && p[v] == '"' && p[v + 1] != '"';
+  };
+  size_t i = 0;
+#if defined(__SSE2__)
+  // 16 positions per step, as runtime::find_bytes, but on '"' then either key's first letter: the
+  // role-only first chunk is searched to its end, and two searches read it twice.
+  const __m128i quote = _mm_set1_epi8('"'), c = _mm_set1_epi8('c'), a = _mm_set1_epi8('a');
+  for (; i + 16 < n; i += 16) {  // reads p[i, i + 17)
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 1));
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
+        _mm_cmpeq_epi8(x, quote), _mm_or_si128(_mm_cmpeq_epi8(y, c), _mm_cmpeq_epi8(y, a)))));
+    for (; mask != 0; mask &= mask - 1) {
+      if (output_at(i + static_cast<size_t>(std::countr_zero(mask)))) return true;
+    }
+  }
+#endif
+  for (; i + 1 < n; ++i) {
+    if (p[i] == '"' && (p[i + 1] == 'c' || p[i + 1] == 'a') && output_at(i)) return true;
+  }
+  return false;
 }
 
 std::optional<usage> extract_usage_anthropic(std::string_view payload, std::span<char> scratch) {

@@ -37,6 +37,13 @@ usage merge(const usage& earlier, const usage& later);
 std::optional<usage> extract_usage_openai(std::string_view json);
 std::optional<usage> extract_usage_openai(std::string_view payload, std::span<char> scratch);
 
+// Whether an OpenAI chat.completion.chunk (its event text or data) carries generated output: a
+// "content" or tool-call "arguments" member whose value is a non-empty string. The role-only
+// first chunk ("content":"") and a tool call's opening chunk ("content":null, "arguments":"")
+// do not. The text is scanned, not parsed (no padding needed): a key inside a string value has
+// its quotes escaped, so it is not taken for a member. One pass for both keys.
+bool openai_chunk_has_output(std::string_view text) noexcept;
+
 // Anthropic: top-level "usage" (a messages response, message_delta) or "message"."usage"
 // (message_start). Normalised to OpenAI's meaning: prompt_tokens = input_tokens +
 // cache_read_input_tokens + cache_creation_input_tokens (those present), cached_tokens =

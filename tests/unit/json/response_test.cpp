@@ -256,4 +256,76 @@ TEST(CopyPadded, Sizes) {
   EXPECT_TRUE(reserve_thread_parser(1 << 16));
 }
 
+// ---- openai_chunk_has_output: the stream's time to first token waits for it ----
+
+TEST(ChunkHasOutput, OpenAiChunks) {
+  const std::string role = R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,)"
+                           R"("model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant",)"
+                           R"("content":""},"logprobs":null,"finish_reason":null}],"usage":null})";
+  EXPECT_FALSE(openai_chunk_has_output(role));
+  EXPECT_FALSE(openai_chunk_has_output("data: " + role + "\n\n"));
+  EXPECT_TRUE(openai_chunk_has_output(
+      R"(data: {"choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]})"));
+  EXPECT_TRUE(openai_chunk_has_output(R"({"delta":{"content": 	"x"}})"));  // blanks
+  // A tool call: opening chunk without output, then its arguments.
+  EXPECT_FALSE(openai_chunk_has_output(
+      R"({"choices":[{"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,)"
+      R"("id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]})"));
+  EXPECT_TRUE(openai_chunk_has_output(
+      R"({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\""}}]}}]})"));
+  // Finish and usage chunks, [DONE], a key's text inside a string value (its quotes escaped).
+  EXPECT_FALSE(openai_chunk_has_output(
+      R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null})"));
+  EXPECT_FALSE(openai_chunk_has_output("data: [DONE]\n\n"));
+  EXPECT_FALSE(openai_chunk_has_output(R"({"delta":{"content":"","refusal":"\"content\":\"x"}})"));
+  EXPECT_TRUE(
+      openai_chunk_has_output(R"({"delta":{"content":"","x":1},"delta2":{"content":"y"}})"));
+}
+
+// The one-pass scan against two searches, one per key, that test each occurrence (the relay's
+// former check): texts built from fragments, cut at every length, so keys and values meet the
+// text's end and the scan's 16-byte steps everywhere.
+bool has_output_by_two_searches(std::string_view text) {
+  for (std::string_view key :
+       {std::string_view("\"content\":"), std::string_view("\"arguments\":")}) {
+    for (size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+      std::string_view v = text.substr(at + key.size());
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      if (v.size() > 1 && v[0] == '"' && v[1] != '"') return true;
+    }
+  }
+  return false;
+}
+
+TEST(ChunkHasOutput, AgreesWithTwoSearchesOnEveryPrefix) {
+  const std::vector<std::string_view> parts = {R"("content":"")",
+                                               R"("content":null)",
+                                               R"("content":"a")",
+                                               R"("content": "")",
+                                               R"("arguments":"")",
+                                               R"("arguments":"{")",
+                                               R"("choices":[)",
+                                               R"("created":1,)",
+                                               R"("a)",
+                                               R"("c)",
+                                               "\"",
+                                               "xxxxxxx",
+                                               R"("contents":"z")",
+                                               R"("argument":"z")",
+                                               " ",
+                                               ","};
+  uint32_t seed = 12345;
+  for (int round = 0; round < 400; ++round) {
+    std::string text;
+    for (int k = 0; k < 12; ++k) {
+      seed = seed * 1103515245u + 12345u;
+      text += parts[(seed >> 16) % parts.size()];
+    }
+    for (size_t len = 0; len <= text.size(); ++len) {
+      const std::string_view t(text.data(), len);
+      ASSERT_EQ(openai_chunk_has_output(t), has_output_by_two_searches(t)) << t;
+    }
+  }
+}
+
 }  // namespace

@@ -111,6 +111,24 @@ TEST(FindJsonSpecial, FirstSpecialByteAtEveryPositionAndLength) {
   }
 }
 
+// equal_bytes against memcmp at every length up to 40 (each of its load widths and memcmp),
+// equal and with one byte changed at every position.
+TEST(EqualBytes, AgreesWithMemcmpAtEveryLengthAndMismatch) {
+  char a[48], b[48];
+  for (size_t i = 0; i < sizeof a; ++i) a[i] = b[i] = char('a' + i % 26);
+  for (size_t n = 0; n <= 40; ++n) {
+    EXPECT_TRUE(equal_bytes(a + 3, b + 3, n)) << n;
+    for (size_t at = 0; at < n; ++at) {
+      b[3 + at] = '#';
+      EXPECT_FALSE(equal_bytes(a + 3, b + 3, n)) << n << " " << at;
+      b[3 + at] = a[3 + at];
+    }
+    b[3 + n] = '#';  // beyond the n bytes: not compared
+    EXPECT_TRUE(equal_bytes(a + 3, b + 3, n)) << n;
+    b[3 + n] = a[3 + n];
+  }
+}
+
 TEST(FindBytes, AgreesWithFindAtEveryOffsetAndLength) {
   const std::string key = "\"usage\":";
   for (size_t len = 0; len < 70; ++len) {
