@@ -62,10 +62,13 @@ def variants_section(out):
          "named as its baseline), same run (bench/compare.d/variants/NAME.toml merged over its config). "
          "Δ % pooled: all rounds' CPU over all their requests; per round: the median (and range) of "
          "the rounds' own ratios, the two arms measured back to back, which a slow or fast cell on "
-         "the shared VM does not sway; the target is judged on it when 3+ rounds ran:", "",
+         "the shared VM does not sway; paired: the median of the paired rounds' ratios, the two arms "
+         "loaded at the same instant on the same core, which cancels the VM's drift (s.e.: standard "
+         "error of their mean). The target is judged on the paired median when 5+ paired rounds "
+         "ran, else on the per-round median when 3+ rounds ran, else pooled:", "",
          "| workload | variant | what | CPU µs/req | vs | its µs/req | Δ µs | Δ % pooled | "
-         "Δ % per round: median (min … max) | target | errors |",
-         "|---|---|---|---:|---|---:|---:|---:|---:|---|---|"]
+         "Δ % per round: median (min … max) | Δ % paired: median (s.e.; min … max) | target | errors |",
+         "|---|---|---|---:|---|---:|---:|---:|---:|---:|---|---|"]
     for name, v in out["variants"].items():
         for w, f in v["results"].items():
             target = target_of(v)
@@ -75,11 +78,16 @@ def variants_section(out):
             per_round = "–" if f.get("round_delta_pct_median") is None else (
                 f"{fmt(f['round_delta_pct_median'], 1, True)} ({fmt(f['round_delta_pct_min'], 1, True)} … "
                 f"{fmt(f['round_delta_pct_max'], 1, True)}, {f['rounds']} rounds)")
+            paired = "–" if f.get("paired_delta_pct_median") is None else (
+                f"{fmt(f['paired_delta_pct_median'], 1, True)} (s.e. {fmt(f.get('paired_delta_pct_se'), 1)}; "
+                f"{fmt(f['paired_delta_pct_min'], 1, True)} … {fmt(f['paired_delta_pct_max'], 1, True)}, "
+                f"{f['paired_rounds']} rounds)")
             L.append(f"| {w} | `{name}` | {v['description']} | {fmt(f['cpu_us_per_req'])} | {vs} | "
                      f"{fmt(f['base_cpu_us_per_req'])} | {fmt(f['delta_us'], 2, True)} | "
-                     f"{fmt(f['delta_pct'], 1, True)} | {per_round} | {target or '–'} | {err_cell(f['errors'])} |")
+                     f"{fmt(f['delta_pct'], 1, True)} | {per_round} | {paired} | {target or '–'} | "
+                     f"{err_cell(f['errors'])} |")
         if not v["results"]:
-            L.append(f"| – | `{name}` | {v['description']} | – | – | – | – | – | – | {target_of(v) or '–'} | "
+            L.append(f"| – | `{name}` | {v['description']} | – | – | – | – | – | – | – | {target_of(v) or '–'} | "
                      f"not run: none of its workloads ({', '.join(v['workloads'])}) was in this run |")
     return L + [""]
 
@@ -202,7 +210,8 @@ def render(out, E):
         L[-2:-2] = [
           f"- Cells: {s['phases']} (c N = closed loop at N connections, rate = open loop at 64 connections); "
           f"{s['duration_s']:g} s each, {s['rounds']} round(s), after a {s['warmup_s']:g} s warm-up of every "
-          f"workload and arm; order {s['order']}.",
+          f"workload and arm; order {s['order']}." +
+          (f" Then {s['paired_rounds']} paired rounds ({s['paired']})." if s.get("paired_rounds") and out.get("variants") else ""),
           f"- Mock: mockllm `--words {s['mock_words']} --chunks {s['mock_chunks']}`; the paced workload's own "
           f"instance adds `--delay-ms {s['paced_delay_ms']}`.",
           "- CPU: Δ of the scheduler's run time (`/proc/PID/task/*/schedstat`, ns) of the proxy's processes and "

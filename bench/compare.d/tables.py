@@ -175,7 +175,18 @@ def round_ratios(arm_summary, base_summary):
     return sorted(a[r] / b[r] for r in a if r in b and b[r])
 
 
-def variant_figures(res, variants):
+def paired_ratios(cells, w, arm, vs):
+    """The paired rounds of ARM with VS on workload W (both under load at the same instant): per
+    round, ARM's CPU µs/request over VS's, sorted."""
+    by_round = {}
+    for c in cells:
+        if (c["workload"] == w and c["phase"] == "paired" and c.get("pair") == f"{arm}|{vs}"
+                and (c["loadgen"] or {}).get("requests")):
+            by_round.setdefault(c["round"], {})[c["arm"]] = c["proxy_cpu_ns"] / c["loadgen"]["requests"]
+    return sorted(r[arm] / r[vs] for r in by_round.values() if arm in r and vs in r and r[vs])
+
+
+def variant_figures(res, variants, cells=()):
     """Per variant and workload: proxy CPU µs/request against its baseline's in the same run (the
     base ringgate arm, or the variant its bench.baseline names when that ran too), the difference
     in µs and %, and whether it is within the variant's target (if any).
@@ -184,7 +195,11 @@ def variant_figures(res, variants):
     baseline) and the median of the per-round ratios (each round's cells ran back to back). On a
     shared VM one cell can run 10-15 % slow or fast; the pooled figure takes such a cell whole,
     the median of paired ratios does not, so the target is judged on it when three or more rounds
-    ran (bench/profile/interleaved uses the same estimator)."""
+    ran (bench/profile/interleaved uses the same estimator).
+
+    A third, when paired rounds ran (run_paired in variants.sh): the two arms loaded at the same
+    instant, so the VM's drift cancels in each round's ratio; the target is judged on their
+    median when five or more ran."""
     out = {}
     for name, meta in variants.items():
         arm, per = "ringgate+" + name, {}
@@ -205,11 +220,23 @@ def variant_figures(res, variants):
                 f["round_delta_pct_median"] = round((statistics.median(rr) - 1) * 100, 2)
                 f["round_delta_pct_min"] = round((rr[0] - 1) * 100, 2)
                 f["round_delta_pct_max"] = round((rr[-1] - 1) * 100, 2)
+            pr = paired_ratios(cells, w, arm, vs)
+            f["paired_rounds"] = len(pr)
+            if pr:
+                f["paired_delta_pct_median"] = round((statistics.median(pr) - 1) * 100, 2)
+                f["paired_delta_pct_min"] = round((pr[0] - 1) * 100, 2)
+                f["paired_delta_pct_max"] = round((pr[-1] - 1) * 100, 2)
+                if len(pr) >= 2:  # the standard error of the mean ratio, in points of %
+                    f["paired_delta_pct_se"] = round(statistics.stdev(pr) / len(pr) ** 0.5 * 100, 2)
             if cpu is not None and base:
                 f["delta_us"] = round(cpu - base, 3)
                 f["delta_pct"] = round((cpu - base) / base * 100, 2)
-                judged = f["round_delta_pct_median"] if len(rr) >= 3 else f["delta_pct"]
-                f["judged_on"] = "median of per-round ratios" if len(rr) >= 3 else "pooled"
+                if len(pr) >= 5:
+                    judged, f["judged_on"] = f["paired_delta_pct_median"], "median of paired rounds"
+                elif len(rr) >= 3:
+                    judged, f["judged_on"] = f["round_delta_pct_median"], "median of per-round ratios"
+                else:
+                    judged, f["judged_on"] = f["delta_pct"], "pooled"
                 checks = [f["delta_us"] <= meta[k] if k == "max_delta_us" else judged <= meta[k]
                           for k in ("max_delta_us", "max_delta_pct") if meta.get(k) is not None]
                 f["within_target"] = all(checks) if checks else None
@@ -228,6 +255,7 @@ def report(stem):
     arms, workloads = E["ARM_LIST"].split(), E["WORKLOAD_LIST"].split()
     variants = {v["name"]: v for v in jsonl(tmp + "/variants.jsonl")}
     res, headline = build(E, variants) if do_compare else ({}, {})
+    cells = jsonl(tmp + "/cells.jsonl") if do_compare else []
     check = json.loads(open(tmp + "/check.json").read() or "null") if os.path.exists(tmp + "/check.json") else None
     memory = jsonl(tmp + "/memory.jsonl")
     instructions = jsonl(tmp + "/instructions.jsonl")
@@ -243,6 +271,9 @@ def report(stem):
         phases=E["PHASES"].strip(), open_loop_rates=E["RATES"].strip(),
         mock_words=int(E["MOCK_WORDS"]), mock_chunks=int(E["MOCK_CHUNKS"]), paced_delay_ms=int(E["PACE_MS"]),
         order="for each round, workload and cell: " + " ".join(arms),
+        paired_rounds=int(E.get("PAIRED_ROUNDS") or 0),
+        paired="after the rounds: each variant and the arm it is compared with loaded at the same "
+               f"time on core {E['PROXY_CPU']}, {E.get('PAIRED_CONNECTIONS') or 32} connections each",
         loadavg_start=E["LOADAVG_START"], loadavg_end=E["LOADAVG_END"])
     out = dict(benchmark="compare", date=E["DATE_ISO"], command=E["COMMAND"], quick=E["QUICK"] == "1",
                machine=json.loads(E["MACHINE_JSON"]),
@@ -251,7 +282,7 @@ def report(stem):
                              ringgate_bin=E["BIN"], mockllm_bin=E["MOCK"], loadgen_bin=E["LOADGEN"]),
                setup=setup, arms=arms, workloads=workloads if do_compare else [], skipped=notes,
                headline_cpu_per_req=headline, rss_idle_kb=idle,
-               variants=variant_figures(res, variants) if do_compare else {},
+               variants=variant_figures(res, variants, cells) if do_compare else {},
                results={w: {a: res[w][a]["summary"] for a in res[w]} for w in res},
                phases={w: {a: res[w][a]["phases"] for a in res[w]} for w in res},
                errors={f"{w}/{a}": res[w][a]["summary"]["errors"] for w, a in errored},

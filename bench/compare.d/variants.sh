@@ -8,6 +8,7 @@
 # shellcheck disable=SC2034  # VARIANT_PORT, _PID, _HEADERS are read by arms.sh (port_of, …)
 
 declare -A VARIANT_PORT=() VARIANT_PID=() VARIANT_HEADERS=() VARIANT_WORKLOADS=() VARIANT_MOCKS=()
+declare -A VARIANT_VS=()  # the arm each variant is compared with: ringgate or ringgate+BASELINE
 POOL_MOCK_PORTS=()
 VARIANTS_DIR="$ROOT/$D/variants"
 
@@ -41,6 +42,7 @@ read_variants() {
     VARIANT_MOCKS[$v]=$VARIANT_MOCKS_N
     VARIANT_WORKLOADS[$v]=$VARIANT_WORKLOAD_LIST
     VARIANT_HEADERS[$v]=$(printf '%s\n' "${VARIANT_HEADER_LIST[@]}")
+    VARIANT_VS[$v]=ringgate${VARIANT_BASELINE:++$VARIANT_BASELINE}
     if [[ -n $VARIANT_BASELINE && " ${VARIANTS[*]} " != *" $VARIANT_BASELINE "* ]]; then
       [[ -f $VARIANTS_DIR/$VARIANT_BASELINE.toml ]] ||
         die "variant $v: its baseline $VARIANT_BASELINE is not a variant ($VARIANTS_DIR/$VARIANT_BASELINE.toml)"
@@ -98,4 +100,62 @@ start_variants() {
     VARIANT_PID[$v]=$STARTED_PID
   done
   ((${#VARIANTS[@]} == 0)) || say "variants: ${VARIANTS[*]} (configs under $TMP/variant-*/ringgate.toml)"
+}
+
+# ---- paired rounds: a variant and the arm it is compared with, loaded at the same time ---------
+
+# The interleaved rounds measure the two arms seconds apart, and on a shared VM CPU per request
+# drifts by ±15 % between them: a 5 % target was not resolvable in 8 rounds. In a paired round
+# both arms run under load at the same instant, on the same core, each with half of the c64
+# cell's connections, so a drift of the VM hits both alike and cancels in their ratio (an A/A
+# pair, the same config twice, gave 0.998 with a per-round s.d. of 0.6 %). Each arm runs at about
+# half its c64 rate (the core is shared), so its CPU per request is ~10 % above its c64 figure.
+PAIRED_CONNECTIONS=32
+
+# measure_pair WORKLOAD ARM VS ROUND: one paired round (cells of phase "paired", pair "ARM|VS").
+measure_pair() {
+  local w=$1 a=$2 b=$3 round=$4 pa pb a0 b0 a1 b1 rca=0 rcb=0 bg alive_a=1 alive_b=1 args_a args_b
+  local oa="$TMP/cells/$w-$a-paired-$round" ob="$TMP/cells/$w-$b-paired-by-$a-$round"
+  pa=$(pid_of "$a") pb=$(pid_of "$b")
+  loadgen_args "$w" "$a" paired "$DURATION_S"
+  args_a=("${LG_ARGS[@]}")
+  loadgen_args "$w" "$b" paired "$DURATION_S"
+  args_b=("${LG_ARGS[@]}")
+  a0=$(cpu_ns "$pa") b0=$(cpu_ns "$pb")
+  if ((round % 2)); then  # which loadgen starts first alternates (they start microseconds apart)
+    run_loadgen "$oa" "${args_a[@]}" & bg=$!
+    run_loadgen "$ob" "${args_b[@]}" || rcb=$?
+    wait "$bg" || rca=$?
+  else
+    run_loadgen "$ob" "${args_b[@]}" & bg=$!
+    run_loadgen "$oa" "${args_a[@]}" || rca=$?
+    wait "$bg" || rcb=$?
+  fi
+  a1=$(cpu_ns "$pa") b1=$(cpu_ns "$pb")
+  kill -0 "$pa" 2>/dev/null || alive_a=0
+  kill -0 "$pb" 2>/dev/null || alive_b=0
+  "${REPORT[@]}" cell "$TMP/cells.jsonl" "$oa" workload="$w" arm="$a" phase=paired round="$round" \
+    pair="$a|$b" proxy_cpu_ns=$((a1 - a0)) mock_cpu_ns=0 proxy_rss_kb="$(status_kb VmRSS "$pa")" \
+    alive="$alive_a" rc="$rca" chunks="$MOCK_CHUNKS"
+  "${REPORT[@]}" cell "$TMP/cells.jsonl" "$ob" workload="$w" arm="$b" phase=paired round="$round" \
+    pair="$a|$b" proxy_cpu_ns=$((b1 - b0)) mock_cpu_ns=0 proxy_rss_kb="$(status_kb VmRSS "$pb")" \
+    alive="$alive_b" rc="$rcb" chunks="$MOCK_CHUNKS"
+}
+
+# run_paired: PAIRED_ROUNDS paired rounds of each variant with the arm it is compared with, on
+# each of its workloads in this run (not paced: its CPU per request is set by the pacing wait).
+run_paired() {
+  ((PAIRED_ROUNDS > 0 && ${#VARIANTS[@]} > 0)) || return 0
+  local v w round
+  say "paired rounds: each variant and its baseline loaded at the same time, $PAIRED_CONNECTIONS connections each, ${DURATION_S}s, $PAIRED_ROUNDS rounds"
+  for round in $(seq "$PAIRED_ROUNDS"); do
+    for w in "${WORKLOADS[@]}"; do
+      [[ $w != paced ]] || continue
+      for v in "${VARIANTS[@]}"; do
+        if arm_runs "$w" "ringgate+$v" && arm_runs "$w" "${VARIANT_VS[$v]}"; then
+          measure_pair "$w" "ringgate+$v" "${VARIANT_VS[$v]}" "$round"
+        fi
+      done
+    done
+  done
 }

@@ -54,7 +54,7 @@ class run_dir:
             open(os.path.join(self.tmp, name), "w").close()
         self.n = 0
 
-    def cell(self, workload, arm, phase, lg, proxy_cpu_ns=0, alive=1, rc=0, rnd=1):
+    def cell(self, workload, arm, phase, lg, proxy_cpu_ns=0, alive=1, rc=0, rnd=1, pair=None):
         self.n += 1
         stem = os.path.join(self.tmp, f"cell-{self.n}")
         with open(stem + ".json", "w") as f:
@@ -66,7 +66,8 @@ class run_dir:
         subprocess.run(REPORT + ["cell", os.path.join(self.tmp, "cells.jsonl"), stem,
                                  f"workload={workload}", f"arm={arm}", f"phase={phase}", f"round={rnd}",
                                  f"proxy_cpu_ns={proxy_cpu_ns}", "mock_cpu_ns=1000",
-                                 "proxy_rss_kb=4096", f"alive={alive}", f"rc={rc}", "chunks=64"],
+                                 "proxy_rss_kb=4096", f"alive={alive}", f"rc={rc}", "chunks=64"]
+                       + ([f"pair={pair}"] if pair else []),
                        check=True, capture_output=True)
 
     def answer(self, workload, arm, status=200, body_bytes=1396):
@@ -123,6 +124,22 @@ def small_run(ringgate_lg, ringgate_alive=1, variant_cpu_ns=None):
         r.answer("small", arm)
     if variant_cpu_ns:
         r.variant("feature", max_delta_us=0.5, max_delta_pct=5.0)
+    r.check(True)
+    return r
+
+
+def on_off_run(rounds):
+    """Variant `on` (baseline `off`, target ≤ 5 %) on small, c64 cells of 1,000 requests, one
+    round per (on_ns, off_ns); the base ringgate arm at 10 ms a round."""
+    r = run_dir(["direct", "ringgate", "ringgate+on", "ringgate+off"])
+    for rnd, (on_ns, off_ns) in enumerate(rounds, start=1):
+        for a, ns in (("direct", 0), ("ringgate", 10_000_000), ("ringgate+on", on_ns),
+                      ("ringgate+off", off_ns)):
+            r.cell("small", a, "c64", loadgen_json(1000, 1000.0), proxy_cpu_ns=ns, rnd=rnd)
+    for a in r.arms:
+        r.answer("small", a)
+    r.variant("on", baseline="off", max_delta_pct=5.0)
+    r.variant("off")
     r.check(True)
     return r
 
@@ -188,7 +205,7 @@ class report_variants(unittest.TestCase):
         self.assertAlmostEqual(f["delta_pct"], 3.0)
         self.assertTrue(f["within_target"])
         row = next(l for l in md.splitlines() if "| `feature` |" in l)
-        self.assertIn("| +0.30 | +3.0 | +3.0 (+3.0 … +3.0, 1 rounds) | ≤ +0.5 µs, ≤ +5 % ✅ |", row)
+        self.assertIn("| +0.30 | +3.0 | +3.0 (+3.0 … +3.0, 1 rounds) | – | ≤ +0.5 µs, ≤ +5 % ✅ |", row)
         self.assertEqual(f["judged_on"], "pooled")  # one round: no median to speak of
 
     def test_over_target_is_marked(self):
@@ -199,17 +216,7 @@ class report_variants(unittest.TestCase):
     def test_three_rounds_are_judged_on_the_median_of_their_ratios(self):
         # Rounds 1 and 2: the variant costs +2 %; round 3 ran on a slow patch of the VM (+30 %).
         # Pooled that is +11.3 %; the median of the rounds' ratios is +2 %.
-        r = run_dir(["direct", "ringgate", "ringgate+on", "ringgate+off"])
-        for rnd, (on_ns, off_ns) in enumerate([(10_200_000, 10_000_000), (10_200_000, 10_000_000),
-                                              (13_000_000, 10_000_000)], start=1):
-            for a, ns in (("direct", 0), ("ringgate", 10_000_000), ("ringgate+on", on_ns),
-                          ("ringgate+off", off_ns)):
-                r.cell("small", a, "c64", loadgen_json(1000, 1000.0), proxy_cpu_ns=ns, rnd=rnd)
-        for a in r.arms:
-            r.answer("small", a)
-        r.variant("on", baseline="off", max_delta_pct=5.0)
-        r.variant("off")
-        r.check(True)
+        r = on_off_run([(10_200_000, 10_000_000), (10_200_000, 10_000_000), (13_000_000, 10_000_000)])
         rc, md, js = r.report()
         self.assertEqual(rc, 0, md)
         on = js["variants"]["on"]["results"]["small"]
@@ -220,6 +227,35 @@ class report_variants(unittest.TestCase):
         self.assertEqual(on["judged_on"], "median of per-round ratios")
         self.assertTrue(on["within_target"])
         self.assertIn("+2.0 (+2.0 … +30.0, 3 rounds)", next(l for l in md.splitlines() if "| `on` |" in l))
+
+    def test_five_paired_rounds_are_judged_on_their_median(self):
+        # The interleaved rounds drifted (+12 % pooled, +12 % per round); the paired rounds, both
+        # arms at the same instant, give +1 … +3 % (median +2). A paired round of another pair
+        # with the same baseline (`other|ringgate+off`) is not counted.
+        r = on_off_run([(11_200_000, 10_000_000)] * 3)
+        for rnd, pct in enumerate([1, 2, 3, 2, 2], start=1):
+            r.cell("small", "ringgate+on", "paired", loadgen_json(500, 500.0),
+                   proxy_cpu_ns=5_000_000 + 50_000 * pct, rnd=rnd, pair="ringgate+on|ringgate+off")
+            r.cell("small", "ringgate+off", "paired", loadgen_json(500, 500.0), proxy_cpu_ns=5_000_000,
+                   rnd=rnd, pair="ringgate+on|ringgate+off")
+        r.cell("small", "ringgate+off", "paired", loadgen_json(500, 500.0), proxy_cpu_ns=1_000_000,
+               rnd=1, pair="other|ringgate+off")
+        rc, md, js = r.report()
+        self.assertEqual(rc, 0, md)
+        on = js["variants"]["on"]["results"]["small"]
+        self.assertAlmostEqual(on["delta_pct"], 12.0)
+        self.assertEqual(on["paired_rounds"], 5)
+        self.assertAlmostEqual(on["paired_delta_pct_median"], 2.0)
+        self.assertAlmostEqual(on["paired_delta_pct_min"], 1.0)
+        self.assertAlmostEqual(on["paired_delta_pct_max"], 3.0)
+        self.assertAlmostEqual(on["paired_delta_pct_se"], 0.32)  # s.d. 0.71 / √5
+        self.assertEqual(on["judged_on"], "median of paired rounds")
+        self.assertTrue(on["within_target"])
+        row = next(l for l in md.splitlines() if "| `on` |" in l)
+        self.assertIn("| +2.0 (s.e. 0.3; +1.0 … +3.0, 5 rounds) | ≤ +5 % ✅ |", row)
+        # The paired cells are not the CPU phase: the arm's own figure is still its c64 cells'.
+        self.assertAlmostEqual(js["results"]["small"]["ringgate+on"]["proxy_cpu_us_per_req"], 11.2)
+        self.assertEqual(js["variants"]["off"]["results"]["small"]["paired_rounds"], 0)
 
     def test_a_baseline_variant_replaces_the_base(self):
         r = run_dir(["direct", "ringgate", "ringgate+on", "ringgate+off"])
