@@ -131,8 +131,7 @@ class relay {
   gateway_metrics* _metrics;  // null: metrics off
   uint32_t _provider;
   uint64_t _last_chunk_ns = 0;
-  uint64_t _chunks_pending = 0;  // counted, not yet added to the shard's block
-  uint64_t _zero_gaps_pending = 0;
+  uint64_t _chunks_pending = 0;  // counted in this loop turn, not yet added to the shard's block
   bool _content_seen = false;
 };
 
@@ -238,31 +237,36 @@ void relay::finish_event() noexcept {
   _event_overflow = false;
 }
 
-// Counts a relayed chunk, observes its gap to the previous one and, for the first chunk that
-// carries content, the time to first token (from the start of the request). The count and the
-// gaps of 0 (chunks that arrived together: most of a burst) are added to the shard's block per
-// send (settle_chunk_metrics), which halved what metrics cost a 64-chunk stream (callgrind).
+// Counts a relayed chunk and, for the first chunk that carries content, observes the time to
+// first token (from the start of the request). The count and the gaps between chunks are added
+// to the shard's block per send (settle_chunk_metrics): per chunk only a count, which took
+// metrics from ~14 to ~4 instructions a chunk (callgrind, 64-chunk streams).
 void relay::note_chunk(std::string_view text) noexcept {
   if (!_metrics) return;
-  const uint64_t now = _c.h.shard().now_ns();
   ++_chunks_pending;
-  if (_last_chunk_ns == now) {
-    ++_zero_gaps_pending;
-  } else if (_last_chunk_ns) {
-    _metrics->stream_gap(_c.h.shard().id(), _provider, now - _last_chunk_ns);
-  }
-  _last_chunk_ns = now;
   if (!_content_seen && json::openai_chunk_has_output(text)) {
     _content_seen = true;
+    const uint64_t now = _c.h.shard().now_ns();
     _metrics->stream_first_token(_c.h.shard().id(), _provider, now - _c.started_ns);
   }
 }
 
+// The chunks counted since the last send all came in this loop turn: they are counted only by
+// process() and end_body(), which run before the flush() that settles them without a
+// suspension in between, so they share the turn's time. The first of them is the gap to the
+// chunk before it (none for a stream's first chunk, 0 when that one came in this turn too), the
+// others a gap of 0 each, as a clock read per chunk would have found them.
 void relay::settle_chunk_metrics() noexcept {
   if (_chunks_pending == 0) return;
-  _metrics->stream_chunks(_c.h.shard().id(), _provider, _chunks_pending, _zero_gaps_pending);
+  const uint64_t now = _c.h.shard().now_ns();
+  uint64_t zero_gaps = _chunks_pending;
+  if (_last_chunk_ns != now) {
+    --zero_gaps;
+    if (_last_chunk_ns) _metrics->stream_gap(_c.h.shard().id(), _provider, now - _last_chunk_ns);
+  }
+  _last_chunk_ns = now;
+  _metrics->stream_chunks(_c.h.shard().id(), _provider, _chunks_pending, zero_gaps);
   _chunks_pending = 0;
-  _zero_gaps_pending = 0;
 }
 
 bool relay::scan(std::string_view data) noexcept {

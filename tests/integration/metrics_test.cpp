@@ -371,6 +371,36 @@ TEST_F(metrics_test, streams_count_chunks_bytes_and_time_to_first_token) {
   EXPECT_GT(delta(R"(ringgate_stream_ttft_seconds_sum{provider="mock"})"), 0);
 }
 
+// Chunks 20 ms apart arrive in loop turns of their own: each but the first is one gap, measured
+// (the gaps of a burst are mostly 0, settled per send: the test above).
+TEST_F(metrics_test, paced_stream_gaps_are_measured_per_chunk) {
+  const std::string count = R"(ringgate_stream_chunk_gap_seconds_count{provider="mock"})";
+  const std::string sum = R"(ringgate_stream_chunk_gap_seconds_sum{provider="mock"})";
+  const std::string zero =
+      R"(ringgate_stream_chunk_gap_seconds_bucket{provider="mock",le="1e-06"})";
+  const std::string chunks = R"(ringgate_stream_chunks_total{provider="mock"})";
+  std::string before = scrape();
+  auto r =
+      roundtrip(s_gw->port(), post_request("/v1/chat/completions",
+                                           R"({"model":"mock-small","stream":true,"messages":[]})",
+                                           "x-mock-chunks: 4\r\nx-mock-delay-ms: 20\r\n"));
+  ASSERT_TRUE(r && r->status == 200);
+  int k = 0;
+  for (const auto& e : sse_events(r->body)) {
+    if (!e.data.empty() && e.data != "[DONE]") ++k;
+  }
+  ASSERT_GE(k, 4) << r->body;
+  std::string after = scrape_until([&](const std::string& t) {
+    return sample(t, chunks) - std::max(0.0, sample(before, chunks)) >= k;
+  });
+  auto delta = [&](const std::string& series) {
+    return sample(after, series) - std::max(0.0, sample(before, series));
+  };
+  EXPECT_EQ(delta(count), k - 1);
+  EXPECT_GE(delta(sum), 0.015) << after;   // the mock waits 20 ms before each content chunk
+  EXPECT_LT(delta(zero), k - 1) << after;  // not all settled as gaps of 0
+}
+
 TEST_F(metrics_test, pool_gauges_follow_the_provider_pool) {
   const std::string idle = R"(ringgate_upstream_connections{provider="pooled",state="idle"})";
   const std::string active = R"(ringgate_upstream_connections{provider="pooled",state="active"})";
