@@ -155,6 +155,33 @@ sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
     }
     return text;
   }
+  // One streamed chat request through the gateway (mock headers added), then a scrape once its
+  // chunks are counted: the chunks the client received, and each series' change over the request.
+  struct streamed {
+    std::optional<http_response> r;
+    int chunks = 0;
+    std::string before, after;
+    double delta(const std::string& series) const {
+      return sample(after, series) - std::max(0.0, sample(before, series));
+    }
+  };
+  static streamed stream_once(const std::string& mock_headers) {
+    const std::string counted = R"(ringgate_stream_chunks_total{provider="mock"})";
+    streamed s;
+    s.before = scrape();
+    s.r = roundtrip(
+        s_gw->port(),
+        post_request("/v1/chat/completions",
+                     R"({"model":"mock-small","stream":true,"messages":[]})", mock_headers));
+    if (!s.r || s.r->status != 200) return s;
+    for (const auto& e : sse_events(s.r->body)) {
+      if (!e.data.empty() && e.data != "[DONE]") ++s.chunks;
+    }
+    s.after = scrape_until([&](const std::string& t) {
+      return sample(t, counted) - std::max(0.0, sample(s.before, counted)) >= s.chunks;
+    });
+    return s;
+  }
   static inline std::unique_ptr<server> s_mock;
   static inline std::unique_ptr<server> s_gw;
 };
@@ -343,62 +370,31 @@ TEST_F(metrics_test, histograms_resolve_microseconds) {
 }
 
 TEST_F(metrics_test, streams_count_chunks_bytes_and_time_to_first_token) {
-  const std::string chunks = R"(ringgate_stream_chunks_total{provider="mock"})";
-  const std::string bytes = R"(ringgate_stream_bytes_total{provider="mock"})";
-  const std::string ttft = R"(ringgate_stream_ttft_seconds_count{provider="mock"})";
-  const std::string gap = R"(ringgate_stream_chunk_gap_seconds_count{provider="mock"})";
-  std::string before = scrape();
-  auto r =
-      roundtrip(s_gw->port(), post_request("/v1/chat/completions",
-                                           R"({"model":"mock-small","stream":true,"messages":[]})",
-                                           "x-mock-chunks: 7\r\n"));
-  ASSERT_TRUE(r && r->status == 200);
-  int k = 0;
-  for (const auto& e : sse_events(r->body)) {
-    if (!e.data.empty() && e.data != "[DONE]") ++k;
-  }
-  ASSERT_GE(k, 7) << r->body;
-  std::string after = scrape_until([&](const std::string& t) {
-    return sample(t, chunks) - std::max(0.0, sample(before, chunks)) >= k;
-  });
-  auto delta = [&](const std::string& series) {
-    return sample(after, series) - std::max(0.0, sample(before, series));
-  };
-  EXPECT_EQ(delta(chunks), k);
-  EXPECT_EQ(delta(bytes), double(r->body.size()));  // de-chunked: exactly the events relayed
-  EXPECT_EQ(delta(ttft), 1);
-  EXPECT_EQ(delta(gap), k - 1);
-  EXPECT_GT(delta(R"(ringgate_stream_ttft_seconds_sum{provider="mock"})"), 0);
+  const streamed s = stream_once("x-mock-chunks: 7\r\n");
+  ASSERT_TRUE(s.r && s.r->status == 200);
+  const int k = s.chunks;
+  ASSERT_GE(k, 7) << s.r->body;
+  EXPECT_EQ(s.delta(R"(ringgate_stream_chunks_total{provider="mock"})"), k);
+  // De-chunked: exactly the events relayed.
+  EXPECT_EQ(s.delta(R"(ringgate_stream_bytes_total{provider="mock"})"), double(s.r->body.size()));
+  EXPECT_EQ(s.delta(R"(ringgate_stream_ttft_seconds_count{provider="mock"})"), 1);
+  EXPECT_EQ(s.delta(R"(ringgate_stream_chunk_gap_seconds_count{provider="mock"})"), k - 1);
+  EXPECT_GT(s.delta(R"(ringgate_stream_ttft_seconds_sum{provider="mock"})"), 0);
 }
 
 // Chunks 20 ms apart arrive in loop turns of their own: each but the first is one gap, measured
 // (the gaps of a burst are mostly 0, settled per send: the test above).
 TEST_F(metrics_test, paced_stream_gaps_are_measured_per_chunk) {
-  const std::string count = R"(ringgate_stream_chunk_gap_seconds_count{provider="mock"})";
-  const std::string sum = R"(ringgate_stream_chunk_gap_seconds_sum{provider="mock"})";
-  const std::string zero =
-      R"(ringgate_stream_chunk_gap_seconds_bucket{provider="mock",le="1e-06"})";
-  const std::string chunks = R"(ringgate_stream_chunks_total{provider="mock"})";
-  std::string before = scrape();
-  auto r =
-      roundtrip(s_gw->port(), post_request("/v1/chat/completions",
-                                           R"({"model":"mock-small","stream":true,"messages":[]})",
-                                           "x-mock-chunks: 4\r\nx-mock-delay-ms: 20\r\n"));
-  ASSERT_TRUE(r && r->status == 200);
-  int k = 0;
-  for (const auto& e : sse_events(r->body)) {
-    if (!e.data.empty() && e.data != "[DONE]") ++k;
-  }
-  ASSERT_GE(k, 4) << r->body;
-  std::string after = scrape_until([&](const std::string& t) {
-    return sample(t, chunks) - std::max(0.0, sample(before, chunks)) >= k;
-  });
-  auto delta = [&](const std::string& series) {
-    return sample(after, series) - std::max(0.0, sample(before, series));
-  };
-  EXPECT_EQ(delta(count), k - 1);
-  EXPECT_GE(delta(sum), 0.015) << after;   // the mock waits 20 ms before each content chunk
-  EXPECT_LT(delta(zero), k - 1) << after;  // not all settled as gaps of 0
+  const streamed s = stream_once("x-mock-chunks: 4\r\nx-mock-delay-ms: 20\r\n");
+  ASSERT_TRUE(s.r && s.r->status == 200);
+  const int k = s.chunks;
+  ASSERT_GE(k, 4) << s.r->body;
+  EXPECT_EQ(s.delta(R"(ringgate_stream_chunk_gap_seconds_count{provider="mock"})"), k - 1);
+  // The mock waits 20 ms before each content chunk; not all gaps are settled as 0.
+  EXPECT_GE(s.delta(R"(ringgate_stream_chunk_gap_seconds_sum{provider="mock"})"), 0.015) << s.after;
+  EXPECT_LT(s.delta(R"(ringgate_stream_chunk_gap_seconds_bucket{provider="mock",le="1e-06"})"),
+            k - 1)
+      << s.after;
 }
 
 TEST_F(metrics_test, pool_gauges_follow_the_provider_pool) {
